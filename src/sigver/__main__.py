@@ -1,0 +1,3 @@
+from sigver.cli import main
+
+raise SystemExit(main())

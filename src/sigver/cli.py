@@ -1,0 +1,70 @@
+"""The ``sigver`` command: a thin dispatcher over each stage's own ``main``.
+
+Every subcommand is the same code as the published ``python -m sigver.<module>`` command;
+the table below only maps names to modules, so both spellings accept the same flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from sigver import __version__
+from sigver.errors import SigverError
+
+# name -> (module with a ``main(argv)`` function, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def run_main(main_fn: Callable[[Sequence[str] | None], int | None],
+             argv: Sequence[str] | None = None) -> int:
+    """Run a command's ``main`` and turn user mistakes into one-line errors.
+
+    Returns the process exit status: 0 on success, 2 for a user error, 130 when
+    interrupted.
+    """
+    try:
+        status = main_fn(argv)
+    except SigverError as exc:
+        print(f"sigver: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        name = exc.filename if exc.filename is not None else ""
+        print(f"sigver: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sigver: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    lines = [f"  {name:<12} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    parser = argparse.ArgumentParser(
+        prog="sigver",
+        description="Offline handwritten signature verification toolkit.",
+        epilog="subcommands:\n" + "\n".join(lines) + "\n\nRun 'sigver SUBCOMMAND --help' "
+        "for the flags of one subcommand.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sigver {__version__}")
+    parser.add_argument("subcommand", choices=sorted(SUBCOMMANDS), metavar="SUBCOMMAND")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sigver`` console command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if not argv:
+        parser.print_help()
+        return 2
+    if argv[0] in SUBCOMMANDS:
+        module_name, _ = SUBCOMMANDS[argv[0]]
+        module = importlib.import_module(module_name)
+        return run_main(module.main, argv[1:])
+    parser.parse_args(argv)  # prints --help / --version, or the unknown-subcommand error
+    return 2

@@ -1,0 +1,1 @@
+"""Dataset readers (folder layouts of the public signature datasets) and the dataset store."""

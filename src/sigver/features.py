@@ -1,0 +1,77 @@
+"""Feature files: CNN features of a dataset store, extracted once and reused by every
+writer-dependent / writer-independent experiment without the CNN.
+
+A feature file is an ``.npz`` without pickled objects holding ``features`` (float32,
+N x D, in the store's order), ``y``, ``yforg``, ``filenames`` and ``model_sha256`` (the
+SHA-256 of the model file that produced them).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sigver.errors import SigverError
+from sigver.io import atomic_output
+
+FEATURE_KEYS = ("features", "y", "yforg", "filenames", "model_sha256")
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Features of N signatures with their labels and provenance."""
+
+    features: np.ndarray
+    y: np.ndarray
+    yforg: np.ndarray
+    filenames: np.ndarray
+    model_sha256: str
+
+    def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``(features, y, yforg)`` tuple the WD / WI fold functions take."""
+        return self.features, self.y, self.yforg
+
+
+def save_features(path: str | os.PathLike, feature_set: FeatureSet) -> None:
+    """Write a feature file atomically."""
+    n = len(feature_set.features)
+    for name in ("y", "yforg", "filenames"):
+        if len(getattr(feature_set, name)) != n:
+            raise ValueError(f"'{name}' has {len(getattr(feature_set, name))} rows, "
+                             f"features have {n}")
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle,
+                 features=np.asarray(feature_set.features, dtype=np.float32),
+                 y=np.asarray(feature_set.y), yforg=np.asarray(feature_set.yforg),
+                 filenames=np.asarray(feature_set.filenames, dtype=str),
+                 model_sha256=np.asarray(feature_set.model_sha256, dtype=str))
+
+
+def load_features(path: str | os.PathLike) -> FeatureSet:
+    """Read and validate a feature file written by ``save_features`` (``sigver extract``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SigverError(f"{path}: feature file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in FEATURE_KEYS if key not in data.files]
+            if missing:
+                raise SigverError(f"{path}: missing key(s) {', '.join(missing)}; is this a "
+                                  "feature file from 'sigver extract'?")
+            arrays = {key: data[key] for key in FEATURE_KEYS}
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, SigverError):
+            raise
+        raise SigverError(f"{path}: not a readable feature file ({exc})") from None
+    features = arrays["features"]
+    if features.ndim != 2:
+        raise SigverError(f"{path}: 'features' must be N x D, got shape {features.shape}")
+    n = features.shape[0]
+    for key in ("y", "yforg", "filenames"):
+        if arrays[key].shape != (n,):
+            raise SigverError(f"{path}: '{key}' has shape {arrays[key].shape}, expected ({n},)")
+    return FeatureSet(features=features, y=arrays["y"], yforg=arrays["yforg"],
+                      filenames=arrays["filenames"], model_sha256=str(arrays["model_sha256"]))

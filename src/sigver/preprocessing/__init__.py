@@ -1,0 +1,1 @@
+"""Signature image preprocessing (SPEC section 2) and ``process_dataset``."""

@@ -1,0 +1,1 @@
+"""Synthetic data: drawn signature scans and feature sets for tests and benchmarks."""

@@ -1,0 +1,28 @@
+import json
+import warnings
+
+import numpy as np
+
+from sigver.preprocessing.normalize import preprocess_signature
+
+
+def golden_cases(shared):
+    return json.loads((shared / "golden" / "preprocessing.json").read_text())
+
+
+def test_every_golden_case_is_pixel_exact(shared_dir):
+    golden = shared_dir / "golden"
+    cases = golden_cases(shared_dir)
+    assert len(cases) >= 30
+    for case in cases:
+        img = np.load(golden / case["input"])
+        expected = np.load(golden / case["expected"])
+        input_size = None if case["input_size"] is None else tuple(case["input_size"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # some cases are larger than their canvas
+            out = preprocess_signature(img, tuple(case["canvas"]), tuple(case["img_size"]),
+                                       input_size)
+        assert out.dtype == np.uint8
+        assert out.shape == expected.shape, case
+        assert np.array_equal(out, expected), case
+
