@@ -1,8 +1,7 @@
-"""Signature image normalisation, exactly as published with SigNet ([1], SPEC section 2).
+"""The straightforward, step-by-step SigNet normalisation (SPEC section 2), kept as the
+reference that the fast path in ``sigver.preprocessing.normalize`` is checked against.
 
-Pretrained SigNet weights only work on images prepared pixel for pixel like this:
-centre the signature by its centre of mass on a fixed canvas, remove the background,
-invert (ink bright), resize without distortion and crop the centre.
+It works on the whole canvas at every step, exactly as the published procedure reads.
 """
 
 from __future__ import annotations
