@@ -15,7 +15,10 @@ from sigver import __version__
 from sigver.errors import SigverError
 
 # name -> (module with a ``main(argv)`` function, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "preprocess": ("sigver.preprocessing.process_dataset",
+                   "process a dataset folder into a dataset store"),
+}
 
 
 def run_main(main_fn: Callable[[Sequence[str] | None], int | None],

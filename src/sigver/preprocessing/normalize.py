@@ -92,7 +92,11 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Rows and columns of the ink pixels, and the Otsu threshold of ``img``.
 
     Ink is where a Gaussian-blurred copy (sigma 2) is not above the threshold computed
-    on the original image.
+    on the original image. On a bilevel (binarised) scan Otsu's threshold is the ink
+    level itself, and a thin stroke blurs above it everywhere: the published code finds
+    no ink and crashes. Only in that case the ink test uses the midpoint between the
+    mean ink and paper levels instead (the threshold returned, used for background
+    removal, stays Otsu's).
 
     Raises
     ------
@@ -100,13 +104,23 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         When the image holds no ink (see ``MIN_INK_CONTRAST``).
     """
     img = _as_gray_uint8(img)
-    threshold = otsu_threshold(img)
-    # A pixel farther than the filter radius from every pixel at or below the threshold
-    # averages values >= threshold + 1 (Otsu's threshold is a gray level), so its blurred
-    # value stays above the threshold: only the dark pixels' box, grown by the radius,
-    # can hold ink. Filtering that box grown by the radius once more gives the same values
-    # as filtering the whole image ('nearest' borders coincide where the box meets them).
-    dark_rows, dark_cols = _nonzero_span(img <= threshold)
+    threshold, midpoint = _ink_levels(img)
+    rows, cols = _blurred_not_above(img, threshold)
+    if rows.size == 0:
+        rows, cols = _blurred_not_above(img, midpoint)
+    if rows.size == 0:
+        raise BlankImageError("the image has no ink (blank page)")
+    return rows, cols, threshold
+
+
+def _blurred_not_above(img: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns where the blurred image (sigma 2, 'nearest' borders) <= level."""
+    # A pixel farther than the filter radius from every pixel <= int(level) + 1 averages
+    # values >= int(level) + 2, so its blurred value stays above ``level`` whatever the
+    # rounding: only those pixels' box, grown by the radius, can hold ink. Filtering that
+    # box grown by the radius once more gives the same values as filtering the whole
+    # image ('nearest' borders coincide where the box meets the image's).
+    dark_rows, dark_cols = _nonzero_span(img <= int(level) + 1)
     radius = int(TRUNCATE * INK_SIGMA + 0.5)
     inner = _grow(dark_rows, dark_cols, radius, img.shape)
     outer = _grow(inner[0], inner[1], radius, img.shape)
@@ -114,10 +128,8 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
                                   mode="nearest", truncate=TRUNCATE)
     inner_in_outer = tuple(slice(i.start - o.start, i.stop - o.start)
                            for i, o in zip(_slices(inner), _slices(outer), strict=True))
-    rows, cols = np.nonzero(~(blurred[inner_in_outer] > threshold))
-    if rows.size == 0:
-        raise BlankImageError("the image has no ink (blank page)")
-    return rows + inner[0][0], cols + inner[1][0], threshold
+    rows, cols = np.nonzero(~(blurred[inner_in_outer] > level))
+    return rows + inner[0][0], cols + inner[1][0]
 
 
 def otsu_threshold(img: np.ndarray) -> float:
@@ -129,6 +141,11 @@ def otsu_threshold(img: np.ndarray) -> float:
         When the image is uniform, or the mean gray levels of Otsu's two classes differ
         by less than ``MIN_INK_CONTRAST``.
     """
+    return _ink_levels(_as_gray_uint8(img))[0]
+
+
+def _ink_levels(img: np.ndarray) -> tuple[float, float]:
+    """Otsu's threshold and the midpoint between the mean levels of its two classes."""
     counts = np.bincount(img.ravel(), minlength=256)
     levels = np.nonzero(counts)[0]
     if levels.size < 2:
@@ -144,7 +161,7 @@ def otsu_threshold(img: np.ndarray) -> float:
     if light_mean - dark_mean < MIN_INK_CONTRAST:
         raise BlankImageError(f"the image has no ink (blank page: ink and paper differ by "
                               f"{light_mean - dark_mean:.1f} gray levels)")
-    return threshold
+    return threshold, (dark_mean + light_mean) / 2
 
 
 def _nonzero_span(mask: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
