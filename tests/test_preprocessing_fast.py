@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import ndimage as ndi
-from skimage import draw, filters
+from skimage import filters
 
+from preprocessing_helpers import drawn_signature
 from reference_preprocessing import normalize_image as ref_normalize_image
 from reference_preprocessing import preprocess_signature as ref_preprocess
 from reference_preprocessing import resize_image as ref_resize_image
@@ -22,23 +22,6 @@ from sigver.preprocessing.normalize import (
 )
 
 DATASET_CANVASES = [(2078, 3307), (952, 1360), (600, 850), (730, 1042), (700, 1000)]
-
-
-def drawn_signature(seed: int, shape: tuple[int, int], strokes: int = 6) -> np.ndarray:
-    """Dark pen strokes (thick random polylines) on noisy light paper."""
-    rng = np.random.default_rng(seed)
-    img = rng.normal(235, 8, size=shape).clip(0, 255)
-    for _ in range(strokes):
-        ink = np.zeros(shape, dtype=bool)
-        r, c = rng.uniform(0.2, 0.8) * shape[0], rng.uniform(0.1, 0.9) * shape[1]
-        for _ in range(12):
-            r2 = np.clip(r + rng.normal(0, shape[0] / 6), 0, shape[0] - 1)
-            c2 = np.clip(c + rng.normal(0, shape[1] / 6), 0, shape[1] - 1)
-            ink[draw.line(int(r), int(c), int(r2), int(c2))] = True
-            r, c = r2, c2
-        ink = ndi.binary_dilation(ink, iterations=int(rng.integers(1, 4)))
-        img[ink] = rng.uniform(10, 90)
-    return img.astype(np.uint8)
 
 
 def both(img, canvas, img_size=(170, 242), input_size=(150, 220)):
