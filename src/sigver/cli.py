@@ -15,7 +15,11 @@ from sigver import __version__
 from sigver.errors import SigverError
 
 # name -> (module with a ``main(argv)`` function, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("sigver.featurelearning.contrastive_train",
+              "learn SigNet features (first task, triplet / NT-Xent, multi-task)"),
+    "extract": ("sigver.featurelearning.extract", "extract CNN features of a dataset store"),
+}
 
 
 def run_main(main_fn: Callable[[Sequence[str] | None], int | None],
