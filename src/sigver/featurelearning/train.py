@@ -72,13 +72,14 @@ class TrainConfig:
     ``task``: ``signet`` (first task alone: SigNet, or SigNet-F with ``forg``),
     ``multi`` (first task, then the contrastive task from its best weights) or
     ``single`` (contrastive task from scratch). ``batch_size`` None means 32 for the
-    first task and 256 for the contrastive task.
+    first task and 256 for the contrastive task. ``model`` None means the architecture of
+    ``checkpoint``, or ``signet`` without one.
     """
 
     dataset_path: str
     logdir: str
     users: tuple[int, int] = (350, 881)
-    model: str = "signet"
+    model: str | None = None
     task: str = "multi"
     loss_type: str = "triplet"
     margin: float = 0.1
@@ -116,7 +117,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Reject impossible settings with one-line errors naming the flag."""
         checks = [
-            (self.model in available_models, f"--model: choose one of "
+            (self.model is None or self.model in available_models, f"--model: choose one of "
                                              f"{', '.join(available_models)}"),
             (self.task in ("signet", "multi", "single"), "--task: signet, multi or single"),
             (self.loss_type in ("triplet", "ntxent"), "--loss-type: triplet or ntxent"),
@@ -589,17 +590,19 @@ def _tensorboard_writer(logdir: str | None) -> Any:
     return SummaryWriter(logdir)
 
 
-def _seed_everything(seed: int) -> None:
-    # cuBLAS needs this workspace setting to be deterministic; it must precede CUDA use.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+def _seed_everything(seed: int, device: torch.device) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if device.type == "cuda":
+        # CPU kernels are already deterministic (and the switch costs seconds of imports);
+        # cuBLAS also needs this workspace setting, set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _initial_model(config: TrainConfig, device: torch.device, path: str | None) -> nn.Module:
     if path is None:
-        return create_model(config.model).to(device)
+        return create_model(config.model or "signet").to(device)
     return load_model_parts(path, config.model, device).model
 
 
@@ -646,7 +649,7 @@ def train(config: TrainConfig, on_epoch_end: EpochCallback | None = None
     """
     config.validate()
     device = resolve_device(config.device, config.gpu_idx)
-    _seed_everything(config.seed)
+    _seed_everything(config.seed, device)
     if config.test:
         return _evaluate_only(config, device)
     logdir = Path(config.logdir)
@@ -695,7 +698,8 @@ def build_parser(contrastive: bool) -> argparse.ArgumentParser:
     add("--users", nargs=2, type=int, default=[350, 881], metavar=("A", "B"),
         help="train on users A <= y < B")
     add("--logdir", required=True, help="folder for model files, checkpoint and history")
-    add("--model", choices=sorted(available_models), default="signet", help="architecture")
+    add("--model", choices=sorted(available_models), default=None,
+        help="architecture (default: that of --checkpoint, else signet)")
     if contrastive:
         add("--task", choices=["multi", "single", "signet"], default="multi",
             help="multi: first task then contrastive; single: contrastive from scratch; "
