@@ -8,9 +8,9 @@ import torch
 
 from sigver.cli import main as sigver_main
 from sigver.datasets.util import save_dataset
-from sigver.features import load_features
 from sigver.featurelearning.extract import extract_features, extract_store
 from sigver.featurelearning.models import SigNet_thin, load_model_file, save_model_file
+from sigver.features import load_features
 from sigver.io import file_sha256
 
 
@@ -56,9 +56,9 @@ def test_extract_errors_are_one_line(files, capsys) -> None:
     base = ["extract", "--model-path", str(files / "model.pth"), "--data-path",
             str(files / "store")]
     cases = [
-        (base + ["--out", str(files / "f.txt")], "feature files are .npz"),
-        (base + ["--out", str(files / "f.npz"), "--model", "signet"], "do not fit --model"),
-        (base + ["--out", str(files / "f.npz"), "--input-size", "180", "220"],
+        ([*base, "--out", str(files / "f.txt")], "feature files are .npz"),
+        ([*base, "--out", str(files / "f.npz"), "--model", "signet"], "do not fit --model"),
+        ([*base, "--out", str(files / "f.npz"), "--input-size", "180", "220"],
          "larger than the stored images"),
         (["extract", "--model-path", str(files / "store" / "x.npy"), "--data-path",
           str(files / "store"), "--out", str(files / "f.npz")], "not a readable model file"),

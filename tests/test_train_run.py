@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+
 import numpy as np
 import pytest
 import torch
@@ -26,7 +28,7 @@ def draw_store(path, n_users: int = 6, n_genuine: int = 5, n_forgeries: int = 1)
             jittered = points + rng.randint(-spread, spread + 1, points.shape)
             jittered = np.clip(jittered, 0, [169, 241])
             img = np.zeros((170, 242), np.uint8)
-            for a, b in zip(jittered[:-1], jittered[1:], strict=True):
+            for a, b in itertools.pairwise(jittered):
                 rr, cc, val = line_aa(a[0], a[1], b[0], b[1])
                 img[rr, cc] = np.maximum(img[rr, cc], (val * 255).astype(np.uint8))
             images.append(img[None])
@@ -82,7 +84,7 @@ def _weights(path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)[0]
 
 
-class _Stop(Exception):
+class _StopRunError(Exception):
     pass
 
 
@@ -93,9 +95,9 @@ def test_same_seed_same_weights_and_resume_matches(store, tmp_path) -> None:
 
     def stop_after_first(record) -> None:
         if record["epoch"] == 1:
-            raise _Stop
+            raise _StopRunError
 
-    with pytest.raises(_Stop):
+    with pytest.raises(_StopRunError):
         train(_config(store, tmp_path / "b", **cfg), on_epoch_end=stop_after_first)
     interrupted = _weights(tmp_path / "b" / "model_last.pth")
     train(_config(store, tmp_path / "b", resume=True, **cfg))
