@@ -15,7 +15,10 @@ from sigver import __version__
 from sigver.errors import SigverError
 
 # name -> (module with a ``main(argv)`` function, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
+    "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test)"),
+}
 
 
 def run_main(main_fn: Callable[[Sequence[str] | None], int | None],

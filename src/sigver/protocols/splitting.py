@@ -126,12 +126,3 @@ def draw_dev_genuines(dev_set: FeatureTuple, per_user: int, rng: np.random.Rando
                               f"user, but user {user} has only {len(genuine)}")
         chosen[int(user)] = rng.choice(genuine, per_user, replace=False)
     return chosen
-
-
-def summary_line(tests: list[UserTest]) -> str | None:
-    """A note on users left out of the skilled metrics, or ``None`` when there are none."""
-    missing = [t.user for t in tests if len(t.skilled) == 0]
-    if not missing:
-        return None
-    return (f"note: {len(missing)} user(s) have no skilled forgeries (e.g. user {missing[0]}); "
-            "they are left out of the skilled metrics (AUC, EER)")

@@ -16,8 +16,8 @@ from sigver.performance.metrics import compute_metrics
 from sigver.protocols.splitting import (
     FeatureTuple,
     check_disjoint,
+    draw_dev_genuines,
     draw_tests,
-    genuine_indices,
     split_exploitation,
 )
 from sigver.protocols.testing import score_users
@@ -34,25 +34,16 @@ def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
     pair within a user. Negatives: the user's first ``n - 1`` signatures against one
     random signature of each of ``n // 2`` other random users.
     """
-    x, y, yforg = dev_set
+    x, y, _ = dev_set
     users = np.unique(y)
     n = num_gen_train
-    if len(users) == 0:
-        raise SigverError("--dev-users selects no user: the development set is empty")
     if n < 2:
         raise SigverError(f"--gen-for-train {n}: at least 2 genuines per development user "
                           "are needed to form pairs")
     if len(users) - 1 < n // 2:
         raise SigverError(f"--gen-for-train {n} pairs each development user with {n // 2} "
                           f"others, but --dev-users selects only {len(users)} user(s)")
-    kept = {}
-    for user in users:
-        genuine = genuine_indices(y, yforg, user)
-        if len(genuine) < n:
-            raise SigverError(f"--gen-for-train {n} genuine signatures needed per "
-                              f"development user, but user {user} has only {len(genuine)}")
-        rng.shuffle(genuine)
-        kept[int(user)] = genuine[:n]
+    kept = draw_dev_genuines(dev_set, n, rng, "--gen-for-train")
     first, second = np.triu_indices(n, k=1)
     left, right = [], []
     for user in users:
