@@ -157,12 +157,32 @@ def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
     return fitted
 
 
+def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
+    """One scale for every user of the fold: the root of the users' mean feature variance.
+
+    The straightforward path scales each user's training set by its own standard
+    deviation; the shared kernel block needs a single scale. Averaging the per-user
+    variances (computed exactly from running sums: the development negatives are common
+    to all users) keeps the scale unbiased for the typical user, unlike the statistics of
+    the negatives alone, which miss the spread the user's own genuines add.
+    """
+    dev = plan.pool[:plan.n_dev]
+    dev_sum, dev_sq = dev.sum(axis=0), np.square(dev).sum(axis=0)
+    variance = np.zeros(plan.pool.shape[1])
+    for user in users:
+        own = plan.pool[np.concatenate([plan.exp_negatives[user], plan.positives[user]])]
+        n = plan.n_dev + len(own)
+        mean = (dev_sum + own.sum(axis=0)) / n
+        variance += np.maximum((dev_sq + np.square(own).sum(axis=0)) / n - mean ** 2, 0)
+    scale = np.sqrt(variance / len(users))
+    # constant features: no scaling, as StandardScaler does
+    scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
+    return scale
+
+
 def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
               jobs: int, progress: bool) -> dict[int, WDClassifier]:
-    candidates = np.arange(plan.n_dev)
-    if any(len(neg) for neg in plan.exp_negatives.values()):
-        candidates = np.arange(len(plan.pool))
-    scale = StandardScaler(with_mean=False).fit(plan.pool[candidates]).scale_
+    scale = _shared_scale(plan, users)
     scaled = plan.pool / scale
     dev_kernel = kernel_matrix(scaled[:plan.n_dev], scaled[:plan.n_dev], svm_type, gamma)
     specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
