@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sigver.featurelearning.contrastive_train",
               "learn SigNet features (first task, triplet / NT-Xent, multi-task)"),
     "extract": ("sigver.featurelearning.extract", "extract CNN features of a dataset store"),
+    "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
+    "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test)"),
 }
 
 
