@@ -15,7 +15,9 @@ from sigver import __version__
 from sigver.errors import SigverError
 
 # name -> (module with a ``main(argv)`` function, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
+}
 
 
 def run_main(main_fn: Callable[[Sequence[str] | None], int | None],
