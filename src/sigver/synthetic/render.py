@@ -77,8 +77,9 @@ _GRAIN_SHAPE = (1024, 2048)
 
 def paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A light scanned-paper background (float32, 0..255): uneven tone plus sensor noise."""
-    if height > _GRAIN_SHAPE[0] // 2 or width > _GRAIN_SHAPE[1] // 2 + 512:
-        raise ValueError(f"image of {height} x {width} pixels is larger than supported")
+    if height > _GRAIN_SHAPE[0] or width > _GRAIN_SHAPE[1]:
+        raise ValueError(f"paper of {height} x {width} pixels is larger than the "
+                         f"{_GRAIN_SHAPE[0]} x {_GRAIN_SHAPE[1]} supported")
     tone = rng.uniform(222.0, 248.0)
     # Low-frequency unevenness: a coarse random grid interpolated bilinearly, done as two
     # small matrix products so it costs almost nothing for large images. The rows of the

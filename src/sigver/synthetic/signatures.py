@@ -183,10 +183,29 @@ def writer_style(rng: np.random.Generator) -> WriterStyle:
     )
 
 
+# Skeletons of capital letters in a unit box (x right, y up), entering and leaving low:
+# a stem with a bowl and a leg (P, R, B), a zigzag (M, N, W), a double curve (S, G) and a
+# hooked stem (L, J). Writers deform them heavily; a free-form loop is the fifth kind.
+_CAPITALS = (
+    [(0, .05), (.2, 1), (.15, 0), (.25, .95), (1, .8), (.9, .45), (.2, .5), (1, 0)],
+    [(0, 0), (.15, 1), (.35, .1), (.55, .9), (.75, .1), (.9, .8), (1, .2)],
+    [(1, .9), (.5, 1), (.1, .8), (.5, .5), (.9, .25), (.5, 0), (0, .15), (.4, .25)],
+    [(.3, .8), (.55, 1), (.4, .6), (.15, .05), (0, .15), (.2, .2), (1, 0)],
+)
+
+
 def _capital(rng: np.random.Generator, x0: float) -> np.ndarray:
-    """An invented capital: one to two loops of random size around a tall centre."""
+    """An invented capital: a deformed letter skeleton, or one to two free loops."""
     width = rng.uniform(0.8, 2.2)
     height = rng.uniform(1.6, 3.0)
+    kind = int(rng.integers(len(_CAPITALS) + 1))
+    if kind < len(_CAPITALS):
+        shape = np.array(_CAPITALS[kind], dtype=float)
+        if rng.random() < 0.5:  # mirrored skeletons are other letters (S / Z, P / q ...)
+            shape[:, 0] = 1 - shape[:, 0]
+        shape += rng.normal(0, 0.08, shape.shape)
+        body = x0 + shape * [width, height]
+        return np.vstack([body, [[x0 + width + 0.2, rng.uniform(0.0, 0.3)]]])
     turns = rng.uniform(0.8, 1.8)
     n = int(rng.integers(6, 11))
     angles = rng.uniform(-0.5, 0.5) + np.linspace(0, 2 * np.pi * turns, n)
@@ -227,9 +246,9 @@ def forger(rng: np.random.Generator, skill: float) -> Forger:
     """Draw an imitator; lower ``skill`` means larger tendencies and a shakier hand."""
     clumsy = 1.0 - skill
     return Forger(
-        slant_bias=rng.normal(0, 0.06 + 0.2 * clumsy),
-        x_scale=float(np.exp(rng.normal(0, 0.04 + 0.15 * clumsy))),
-        y_scale=float(np.exp(rng.normal(0, 0.04 + 0.15 * clumsy))),
+        slant_bias=rng.normal(0, 0.1 + 0.2 * clumsy),
+        x_scale=float(np.exp(rng.normal(0, 0.07 + 0.15 * clumsy))),
+        y_scale=float(np.exp(rng.normal(0, 0.07 + 0.15 * clumsy))),
         pen_radius=rng.uniform(0.9, 2.6),
         ink_tone=rng.uniform(10.0, 95.0),
         tremor=rng.uniform(0.2, 0.6) + 0.8 * clumsy,
@@ -273,13 +292,13 @@ def genuine_strokes(style: WriterStyle, rng: np.random.Generator) -> list[Stroke
     return _transform(strokes, slant=style.slant + rng.normal(0, 0.03),
                       rotation=rng.normal(0, np.radians(2.0)),
                       sx=scale * np.exp(rng.normal(0, 0.03)), sy=scale,
-                      drift=style.drift, phase=rng.normal(0, 0.3))
+                      drift=style.drift, phase=rng.normal(0, 0.15))
 
 
 def forgery_strokes(exemplar: list[Stroke], imitator: Forger,
                     rng: np.random.Generator) -> list[Stroke]:
     """A skilled forger's copy of an exemplar's geometry, with their own tendencies."""
-    deviation = 0.05 + 0.12 * (1.0 - imitator.skill)
+    deviation = 0.07 + 0.12 * (1.0 - imitator.skill)
     strokes = []
     for s in exemplar:
         # Deviations are smooth along the stroke (a copied shape drifts, it does not jitter).
