@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("sigver.featurelearning.extract", "extract CNN features of a dataset store"),
     "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
     "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test)"),
+    "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
 }
 
 
