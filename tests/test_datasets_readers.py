@@ -55,6 +55,15 @@ def test_gpds_layout(tmp_path):
     np.testing.assert_array_equal(subset["x"], store["x"][2:])
 
 
+def test_gpds_layout_with_four_digit_folders(tmp_path):
+    root = tmp_path / "synth"
+    write_tree(root, ["0001/c-0001-01.png", "0001/cf-0001-01.png", "1000/c-1000-01.png"])
+    _, store = run("gpds_synth", root, tmp_path)
+    assert store["user_mapping"] == {0: 1, 1: 1000}
+    assert store["filenames"].tolist() == ["0001/c-0001-01.png", "0001/cf-0001-01.png",
+                                           "1000/c-1000-01.png"]
+
+
 def test_mcyt_layout_is_case_insensitive(tmp_path):
     root = tmp_path / "mcyt"
     write_tree(root, ["0000/0000v00.bmp", "0000/0000V01.BMP", "0000/0000f00.bmp",
