@@ -138,3 +138,12 @@ def test_cli_user_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigver_synth_dispatches_to_the_same_command(tmp_path, capsys):
+    from sigver.cli import main as sigver_main
+    out = tmp_path / "store"
+    assert sigver_main(["synth", "--writers", "1", "--genuine", "1", "--skilled", "1",
+                        "--format", "npz", "--out", str(out), "--no-progress"]) == 0
+    assert "wrote 2 processed signatures" in capsys.readouterr().out
+    assert (out / "x.npy").is_file()  # a non-.npz name gives the folder form
