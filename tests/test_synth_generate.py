@@ -147,3 +147,18 @@ def test_sigver_synth_dispatches_to_the_same_command(tmp_path, capsys):
                         "--format", "npz", "--out", str(out), "--no-progress"]) == 0
     assert "wrote 2 processed signatures" in capsys.readouterr().out
     assert (out / "x.npy").is_file()  # a non-.npz name gives the folder form
+
+
+def test_images_never_replace_a_folder_they_did_not_write(tmp_path, capsys):
+    from sigver.cli import run_main
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("keep me")
+    argv = ["--writers", "1", "--genuine", "1", "--skilled", "0", "--no-progress"]
+    assert run_main(main, [*argv, "--out", str(precious)]) == 2
+    assert "not an earlier 'sigver synth' output" in capsys.readouterr().err
+    assert (precious / "chapter1.tex").read_text() == "keep me"
+    again = tmp_path / "scans"
+    assert run_main(main, [*argv, "--out", str(again)]) == 0
+    assert run_main(main, [*argv, "--out", str(again), "--seed", "3"]) == 0
+    assert json.loads((again / "synth.json").read_text())["seed"] == 3
