@@ -80,7 +80,7 @@ def paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     if height > _GRAIN_SHAPE[0] or width > _GRAIN_SHAPE[1]:
         raise ValueError(f"paper of {height} x {width} pixels is larger than the "
                          f"{_GRAIN_SHAPE[0]} x {_GRAIN_SHAPE[1]} supported")
-    tone = rng.uniform(222.0, 248.0)
+    tone = rng.uniform(228.0, 251.0)
     # Low-frequency unevenness: a coarse random grid interpolated bilinearly, done as two
     # small matrix products so it costs almost nothing for large images. The rows of the
     # interpolation matrices sum to one, so the tone can ride on the grid.
