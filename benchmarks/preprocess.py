@@ -5,7 +5,9 @@
 Prints, per canvas (GPDS first), images/s of the reference (tests/reference_preprocessing.py)
 and of ``sigver.preprocessing.normalize`` in one process, both in wall time and in CPU time
 of this process (the steadier figure on a shared machine), their ratio, and the peak
-memory of one call; then the parallel throughput of ``parallel_map`` (as used by
+memory of one call, and the median over the repeats of the CPU-time ratio measured within
+each repeat (paired: the steadiest figure when other jobs share the machine); then the
+parallel throughput of ``parallel_map`` (as used by
 ``process_dataset``) for each worker count. Inputs: the real scans of ../shared/golden.
 Fast and reference are measured interleaved in the same run; take the best of the repeats.
 """
@@ -77,21 +79,25 @@ def main() -> int:
     warnings.simplefilter("ignore", UserWarning)  # scans larger than the small canvases
     print(f"{len(images)} real scans, {', '.join(f'{i.shape[0]}x{i.shape[1]}' for i in images)}")
     print(f"{'canvas':<16} {'reference img/s':>17} {'fast img/s':>17} {'ratio':>12} "
-          f"{'peak MiB ref/fast':>18}")
+          f"{'peak MiB ref/fast':>18} {'paired cpu ratio':>17}")
     for name, canvas in CANVASES.items():
         for img in images:  # identical output, checked once per canvas
             assert np.array_equal(reference(img, canvas), preprocess_signature(img, canvas))
         best = {"ref": (0.0, 0.0), "fast": (0.0, 0.0)}
+        paired = []
         for _ in range(args.repeats):
+            cpu_rates = {}
             for key, fn in (("ref", reference), ("fast", preprocess_signature)):
                 wall, cpu = rates(fn, images, canvas)
                 best[key] = (max(best[key][0], wall), max(best[key][1], cpu))
+                cpu_rates[key] = cpu
+            paired.append(cpu_rates["fast"] / cpu_rates["ref"])
         peaks = [peak_mib(fn, images[0], canvas) for fn in (reference, preprocess_signature)]
         ref, fast = best["ref"], best["fast"]
         print(f"{name + ' ' + 'x'.join(map(str, canvas)):<16} "
               f"{ref[0]:7.1f} (cpu {ref[1]:5.1f}) {fast[0]:7.1f} (cpu {fast[1]:5.1f}) "
               f"{fast[0] / ref[0]:5.2f} ({fast[1] / ref[1]:4.2f}) "
-              f"{peaks[0]:8.1f} / {peaks[1]:5.1f}")
+              f"{peaks[0]:8.1f} / {peaks[1]:5.1f} {np.median(paired):17.2f}")
     cores = resolve_workers(None)
     counts = args.workers or sorted({1, 2, cores})
     tasks = [(img, CANVASES["GPDS"]) for img in images] * max(4, 2 * max(counts))

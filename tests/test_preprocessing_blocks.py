@@ -70,6 +70,9 @@ def test_blocks_give_scipys_values_bit_for_bit_and_cover_the_support(
     assert not (support & ~covered).any()
     if mode == "grid-constant":
         assert not full[~covered].any()  # far from non-zero pixels the filter gives 0
+    rows = np.random.default_rng(seed).random(height) < 0.4
+    some_rows = normalize._filter2d(img, weights, mode, rows=rows)
+    np.testing.assert_array_equal(some_rows[rows], full[rows])
 
 
 @settings(max_examples=30, deadline=None)
@@ -110,3 +113,15 @@ def test_cached_weights_are_read_only_and_are_scipys():
     np.testing.assert_array_equal(
         ndi.correlate1d(signal, weights, mode="nearest"),
         ndi.gaussian_filter1d(signal, 2.0, mode="nearest", truncate=4.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), height=st.integers(1, 90), width=st.integers(1, 90),
+       fill=st.floats(0.001, 1.0))
+def test_ink_extent_is_the_published_box_and_centre_of_mass(seed, height, width, fill):
+    ink = np.random.default_rng(seed).random((height, width)) < fill
+    if not ink.any():
+        ink[height // 2, width // 3] = True
+    for axis, index in enumerate(np.nonzero(ink)):
+        assert normalize._ink_extent(ink, axis) == (
+            index.min(), index.max(), int(index.mean() - index.min()))

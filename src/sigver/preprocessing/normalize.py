@@ -117,15 +117,34 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     BlankImageError
         When the image holds no ink (see ``MIN_INK_CONTRAST``).
     """
-    img = _as_gray_uint8(img)
-    threshold, midpoint = _ink_levels(img)
-    rows, cols = (_blurred_not_above(img, threshold) if _may_hold_ink(img, threshold)
-                  else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
-    if rows.size == 0:
-        rows, cols = _blurred_not_above(img, midpoint)
-    if rows.size == 0:
-        raise BlankImageError("the image has no ink (blank page)")
+    ink, threshold = _ink_mask(_as_gray_uint8(img))
+    rows, cols = np.nonzero(ink)
     return rows, cols, threshold
+
+
+def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, float]:
+    """The boolean mask of the ink pixels ``find_ink`` lists, and the Otsu threshold."""
+    threshold, midpoint = _ink_levels(img)
+    ink = _blurred_not_above(img, threshold) if _may_hold_ink(img, threshold) else None
+    if ink is None or not ink.any():
+        ink = _blurred_not_above(img, midpoint)
+    if not ink.any():
+        raise BlankImageError("the image has no ink (blank page)")
+    return ink, threshold
+
+
+def _ink_extent(ink: np.ndarray, axis: int) -> tuple[int, int, int]:
+    """First and last index holding ink along ``axis`` (0: rows), and the published
+    centre of mass relative to the first, ``int(mean(index) - min(index))``.
+
+    From per-line counts instead of listing every ink pixel: the sum of the indices is an
+    exact integer either way, so the mean is the same float.
+    """
+    counts = ink.view(np.uint8).sum(axis=1 - axis, dtype=np.int64)
+    lines = np.flatnonzero(counts)
+    first, last = int(lines[0]), int(lines[-1])
+    mean = float(np.dot(lines, counts[lines])) / float(counts.sum())
+    return first, last, int(mean - first)
 
 
 def _may_hold_ink(img: np.ndarray, threshold: float) -> bool:
@@ -142,13 +161,14 @@ def _may_hold_ink(img: np.ndarray, threshold: float) -> bool:
     return bool((ndi.maximum_filter(img, size=size, mode="nearest") <= threshold).any())
 
 
-def _blurred_not_above(img: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns where the blurred image (sigma 2, 'nearest' borders) <= level.
+def _blurred_not_above(img: np.ndarray, level: float) -> np.ndarray:
+    """Boolean mask of the pixels where the blurred image (sigma 2, 'nearest' borders)
+    is <= level.
 
     A pixel farther than the filter radius from every pixel <= int(level) + 1 averages
     values >= int(level) + 2, so its blurred value stays above ``level`` whatever the
     rounding: only pixels near those "dark" pixels can hold ink. The image is cut into
-    bands of ``INK_BAND`` rows; in each band the filter runs only on the column runs near
+    bands of ``FILTER_BAND`` rows; in each band the filter runs only on the column runs near
     dark pixels, on a window holding their whole filter support (clipped at the image
     edge, where the 'nearest' border then extends the same pixels). scipy computes every
     output point from its support alone, in the same order, so those values are
@@ -159,9 +179,17 @@ def _blurred_not_above(img: np.ndarray, level: float) -> tuple[np.ndarray, np.nd
     weights = _gaussian_weights(INK_SIGMA)
     ink = np.zeros(img.shape, dtype=bool)
     for block, window, inner in _near_blocks(dark, (radius, radius)):
-        blurred = _filter2d(img[window], (weights, weights), "nearest")
+        blurred = _filter2d(img[window], (weights, weights), "nearest",
+                            rows=_inner_rows(window, inner))
         ink[block] = ~(blurred[inner] > level)
-    return np.nonzero(ink)
+    return ink
+
+
+def _inner_rows(window: Slices, inner: Slices) -> np.ndarray:
+    """Boolean mask of ``inner``'s rows among ``window``'s."""
+    rows = np.zeros(window[0].stop - window[0].start, dtype=bool)
+    rows[inner[0]] = True
+    return rows
 
 
 Slices = tuple[slice, slice]
@@ -218,14 +246,23 @@ def _gaussian_weights(sigma: float) -> np.ndarray:
 
 
 def _filter2d(image: np.ndarray, weights: tuple[np.ndarray | None, np.ndarray | None],
-              mode: str) -> np.ndarray:
+              mode: str, rows: np.ndarray | None = None) -> np.ndarray:
     """``ndi.gaussian_filter`` of ``image`` as float64 given each axis's 1-D weights
-    (``None``: the axis is not filtered), axis 0 first as scipy does. scipy reads uint8
-    lines into double buffers, so the values are those of filtering a float64 copy."""
-    out = image.astype(np.float64)
-    for axis, axis_weights in enumerate(weights):
-        if axis_weights is not None:
-            ndi.correlate1d(out, axis_weights, axis=axis, output=out, mode=mode)
+    (``None``: the axis is not filtered), axis 0 first as scipy does.
+
+    scipy reads uint8 lines into double buffers, so the values are those of filtering a
+    float64 copy. The axis-1 pass filters each row on its own: with a boolean ``rows``
+    mask it runs on those rows only (the others keep the axis-0 pass's values).
+    """
+    if weights[0] is None:
+        out = image.astype(np.float64)
+    else:
+        out = ndi.correlate1d(image, weights[0], axis=0, output=np.float64, mode=mode)
+    if weights[1] is not None:
+        if rows is None:
+            ndi.correlate1d(out, weights[1], axis=1, output=out, mode=mode)
+        elif rows.any():
+            out[rows] = ndi.correlate1d(out[rows], weights[1], axis=1, mode=mode)
     return out
 
 
@@ -286,11 +323,11 @@ def _centered_window(img: np.ndarray, canvas_size: Size
                      ) -> tuple[np.ndarray, float, tuple[int, int]]:
     """The boxed original pixels, the threshold, and the box's top-left corner on the
     canvas (SPEC 2, steps 1-3)."""
-    rows, cols, threshold = find_ink(img)
-    r_center = int(rows.mean() - rows.min())
-    c_center = int(cols.mean() - cols.min())
+    ink, threshold = _ink_mask(img)
+    r_min, r_max, r_center = _ink_extent(ink, 0)
+    c_min, c_max, c_center = _ink_extent(ink, 1)
     # Upper bounds exclusive, as published: the last ink row / column is dropped.
-    cropped = img[rows.min():rows.max(), cols.min():cols.max()]
+    cropped = img[r_min:r_max, c_min:c_max]
     max_rows, max_cols = canvas_size
     r_start, cropped = _place(cropped, 0, max_rows // 2 - r_center, max_rows)
     c_start, cropped = _place(cropped, 1, max_cols // 2 - c_center, max_cols)
@@ -360,7 +397,6 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     factors = np.divide(shape, target)
     zoom = [1 / f for f in factors]
     sigma = np.maximum(0, (factors - 1) / 2)
-    radius = tuple(int(TRUNCATE * s + 0.5) for s in sigma)
     # Like ndi.gaussian_filter, a sigma of at most 1e-15 leaves its axis unfiltered.
     weights = tuple(_gaussian_weights(float(s)) if s > 1e-15 else None for s in sigma)
     radius = tuple(0 if w is None else w.size // 2 for w in weights)
@@ -369,13 +405,16 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     padded = np.zeros((span[0][1] - span[0][0], span[1][1] - span[1][0]), dtype=np.uint8)
     top, left = r0 - span[0][0], c0 - span[1][0]
     padded[top:top + window.shape[0], left:left + window.shape[1]] = window
+    read = np.zeros(padded.shape[0], dtype=bool)
+    read[_rows_read_by_zoom(shape[0], target[0], span[0]) - span[0][0]] = True
     filtered = _canvas_buffer(shape)
     view = filtered[_slices(span)]
     try:
         # Away from non-zero pixels the filtered canvas is exactly 0; near them the filter
         # runs on windows whose constant (0) border stands for the zeros around them.
         for block, part, inner in _near_blocks(padded != 0, radius):
-            view[block] = _filter2d(padded[part], weights, "grid-constant")[inner]
+            view[block] = _filter2d(padded[part], weights, "grid-constant",
+                                    rows=read[part[0]] & _inner_rows(part, inner))[inner]
         out = ndi.zoom(filtered, zoom, order=1, mode="grid-constant", cval=0.0,
                        grid_mode=True)
     finally:
@@ -388,6 +427,20 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
         return resized[:, start:start + width]
     start = round((target[0] - height) / 2.0)
     return resized[start:start + height, :]
+
+
+def _rows_read_by_zoom(n_in: int, n_out: int, span: tuple[int, int]) -> np.ndarray:
+    """Rows in ``span`` that an order-1, grid-mode ``ndi.zoom`` from ``n_in`` to ``n_out``
+    rows reads.
+
+    Output row o samples input coordinate (o + 0.5) * n_in / n_out - 0.5 and reads the two
+    rows around it; a tiny tolerance keeps the set a superset whatever the rounding.
+    """
+    coords = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    low = np.floor(coords - 1e-6).astype(np.int64)
+    high = np.floor(coords + 1e-6).astype(np.int64) + 1
+    rows = np.unique(np.concatenate([low, low + 1, high - 1, high]))
+    return rows[(rows >= span[0]) & (rows < span[1])]
 
 
 _buffers = threading.local()
@@ -404,9 +457,11 @@ def _canvas_buffer(shape: tuple[int, int]) -> np.ndarray:
 
 def _clip_like_skimage(out: np.ndarray, window: np.ndarray, shape: tuple[int, int]) -> None:
     """Clip to the input's value range, as ``skimage.transform.resize`` (clip=True) does."""
-    covers = window.shape == tuple(shape)
-    values = window if covers else np.concatenate([window.ravel(), [0]])
-    min_val, max_val = float(values.min()), float(values.max())
+    if window.shape == tuple(shape):
+        min_val, max_val = float(window.min()), float(window.max())
+    else:  # the canvas around the window (empty when the image is all 0) is 0
+        min_val = min(float(window.min()), 0.0) if window.size else 0.0
+        max_val = max(float(window.max()), 0.0) if window.size else 0.0
     # skimage widens the range to include cval (0) when the output reaches it.
     if not min_val <= 0.0 <= max_val and out.min() <= 0.0 <= out.max():
         min_val, max_val = min(min_val, 0.0), max(max_val, 0.0)
