@@ -125,3 +125,25 @@ def test_ink_extent_is_the_published_box_and_centre_of_mass(seed, height, width,
     for axis, index in enumerate(np.nonzero(ink)):
         assert normalize._ink_extent(ink, axis) == (
             index.min(), index.max(), int(index.mean() - index.min()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), height=st.integers(1, 40), width=st.integers(1, 40),
+       threshold=st.one_of(st.integers(-3, 260).map(float), st.floats(-5.0, 300.0)))
+def test_background_removal_and_inversion_match_the_published_steps(seed, height, width,
+                                                                   threshold):
+    box = np.random.default_rng(seed).integers(0, 256, (height, width)).astype(np.uint8)
+    expected = np.where(box > threshold, 0, 255 - box).astype(np.uint8)
+    out = normalize._remove_background_and_invert(box, threshold)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), height=st.integers(1, 50), width=st.integers(1, 50),
+       step=st.integers(1, 3))
+def test_histogram_counts_every_gray_level(seed, height, width, step):
+    img = np.random.default_rng(seed).integers(0, 256, (height, width)).astype(np.uint8)
+    view = img[:, ::step]  # odd sizes and non-contiguous views too
+    np.testing.assert_array_equal(normalize._histogram(view),
+                                  np.bincount(view.ravel(), minlength=256))
