@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -194,26 +195,54 @@ class EnrollmentStore:
         conn = self._conn
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id != APPLICATION_ID and (app_id != 0 or tables):
-            raise SigverError(f"--db {self.path}: an SQLite database of another application, "
-                              "not a sigver enrollment database")
-        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-            raise SigverError(f"--db {self.path}: cannot switch the database to WAL mode")
+        self._switch_to_wal()
+        app_id, version = self._identity()
         if app_id == 0:
             with self._write():
-                # Two processes may create the same new database at once: the schema
-                # statements are idempotent and serialised by the write lock.
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+                # Two processes may create the same new database at once: checking again
+                # under the write lock lets exactly one of them create it.
+                app_id, version = self._identity()
+                if app_id == 0:
+                    if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                        raise SigverError(f"--db {self.path}: an SQLite database of another "
+                                          "application, not a sigver enrollment database")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    app_id, version = APPLICATION_ID, SCHEMA_VERSION
+        if app_id != APPLICATION_ID:
+            raise SigverError(f"--db {self.path}: an SQLite database of another "
+                              "application, not a sigver enrollment database")
         if version != SCHEMA_VERSION:
             raise SigverError(f"--db {self.path}: database schema version {version}, this "
                               f"sigver reads version {SCHEMA_VERSION}")
+
+    def _identity(self) -> tuple[int, int]:
+        """``(application_id, user_version)`` read from one snapshot of the file."""
+        row = self._conn.execute("SELECT a.application_id, v.user_version FROM "
+                                 "pragma_application_id() AS a, pragma_user_version() AS v"
+                                 ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def _switch_to_wal(self) -> None:
+        # Changing the journal mode does not wait on SQLite's busy handler: while another
+        # process holds the file (e.g. it is converting it too), retry until the timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                mode = None
+            if mode is not None and mode.lower() == "wal":
+                return
+            if time.monotonic() > deadline:
+                raise SigverError(f"--db {self.path}: cannot switch the database to WAL "
+                                  f"mode (journal mode {mode})")
+            time.sleep(0.01)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
