@@ -8,3 +8,20 @@ metrics. ``cli`` is a thin command-line layer over them.
 """
 
 __version__ = "0.1.0"
+
+# The practitioner's API, imported on first use so that ``import sigver`` stays cheap
+# (no torch, no scikit-learn).
+_LAZY = {"enroll": "sigver.verification.api", "verify": "sigver.verification.api",
+         "Verifier": "sigver.verification.api"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sigver' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

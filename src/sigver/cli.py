@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
     "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test)"),
     "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
+    "enroll": ("sigver.verification.enroll", "store a person's reference signatures (SQLite)"),
+    "verify": ("sigver.verification.verify", "verify questioned signatures against a person"),
 }
 
 
