@@ -21,14 +21,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sigver.errors import SigverError
 from sigver.io import file_sha256
 from sigver.parallel import parallel_map
-from sigver.verification.persistence import TrainedVerifier, load_verifier
 from sigver.verification.store import (
     DEFAULT_DB,
     EnrollmentStore,
@@ -37,6 +36,9 @@ from sigver.verification.store import (
     StoreSettings,
     check_same_settings,
 )
+
+if TYPE_CHECKING:
+    from sigver.verification.persistence import TrainedVerifier
 
 # The GPDS canvas: the pretrained SigNet weights were learned on signatures centred on it.
 DEFAULT_CANVAS = (952, 1360)
@@ -254,6 +256,9 @@ class Verifier:
     def __init__(self, db: PathLike = DEFAULT_DB, classifier: PathLike = "wi.skops", *,
                  model_path: PathLike | None = None, device: str = "auto",
                  batch_size: int = 32) -> None:
+        # skops imports every scikit-learn estimator: only verification pays for it.
+        from sigver.verification.persistence import load_verifier
+
         self.store = EnrollmentStore(db)
         try:
             settings = self.store.settings()
