@@ -4,7 +4,10 @@ Pipeline stages, each usable from Python without the command line:
 
 ``datasets`` + ``preprocessing`` -> dataset store -> ``featurelearning`` (models,
 training, extraction) -> ``features`` -> ``wd`` / ``wi`` protocols -> ``performance``
-metrics. ``cli`` is a thin command-line layer over them.
+metrics. ``verification`` turns a fitted writer-independent classifier into a service:
+``sigver.enroll`` stores a person's references, ``sigver.verify`` (or a ``sigver.Verifier``
+kept open) decides whether questioned signatures are theirs. ``cli`` is a thin
+command-line layer over all of them.
 """
 
 __version__ = "0.1.0"
