@@ -130,6 +130,13 @@ def test_bad_input_gets_one_line_errors(world, capsys, tmp_path):
     assert "no such enrollment database" in run_error(
         ["verify", "--db", str(tmp_path / "none.db"), "--classifier", classifier, "--user",
          "writer-1", world["genuine"][0]], capsys)
+    with EnrollmentStore(tmp_path / "empty.db", create=True):
+        pass
+    assert "nobody is enrolled yet" in run_error(
+        ["verify", "--db", str(tmp_path / "empty.db"), "--classifier", classifier, "--user",
+         "writer-1", world["genuine"][0]], capsys)
+    assert "no reference files given" in run_error(["enroll", "--db", db, "--user", "x"],
+                                                   capsys)
     # a classifier trained on another model's features
     other = load_verifier(classifier)
     other.model_sha256 = "0" * 64
