@@ -130,6 +130,15 @@ def test_bad_input_gets_one_line_errors(world, capsys, tmp_path):
     assert "no such enrollment database" in run_error(
         ["verify", "--db", str(tmp_path / "none.db"), "--classifier", classifier, "--user",
          "writer-1", world["genuine"][0]], capsys)
+    # ink wider than the database's 840 x 1200 canvas: refused unless --crop-oversize
+    wide = np.full((400, 1500), 235, dtype=np.uint8)
+    wide[190:210, 20:1480] = 30
+    skio.imsave(tmp_path / "wide.png", wide, check_contrast=False)
+    assert "larger than the canvas 840 x 1200" in run_error(
+        [*verify, "--user", "writer-1", str(tmp_path / "wide.png")], capsys)
+    with pytest.warns(UserWarning, match="wide.png: "):
+        assert sigver_main([*verify, "--user", "writer-1", "--crop-oversize",
+                            str(tmp_path / "wide.png")]) == 0
     with EnrollmentStore(tmp_path / "empty.db", create=True):
         pass
     assert "nobody is enrolled yet" in run_error(

@@ -55,20 +55,29 @@ class PreparedImage:
 
 
 def prepare_image(path: PathLike, canvas_size: tuple[int, int],
-                  img_size: tuple[int, int] = (170, 242)) -> PreparedImage:
+                  img_size: tuple[int, int] = (170, 242),
+                  crop_oversize: bool = False) -> PreparedImage:
     """Read a signature file and preprocess it (SPEC section 2) at the stored size.
 
-    Errors (missing, unreadable, blank) are one line naming the file; a signature larger
-    than the canvas is kept (its middle) with a warning naming the file.
+    Errors (missing, unreadable, blank) are one line naming the file. A signature larger
+    than the canvas is an error too, as in ``process_dataset``, unless ``crop_oversize``:
+    then its middle is kept (the published behaviour) with a warning naming the file.
     """
     from sigver.preprocessing.imageio import read_signature_image
-    from sigver.preprocessing.normalize import preprocess_signature
+    from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
 
     img = read_signature_image(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if not crop_oversize:
+                warnings.simplefilter("error", CanvasTooSmallWarning)
             processed = preprocess_signature(img, canvas_size, img_size, input_size=None)
+    except CanvasTooSmallWarning as exc:
+        raise SigverError(f"{path}: the signature is larger than the canvas "
+                          f"{canvas_size[0]} x {canvas_size[1]} ({exc}); enroll into a new "
+                          "database with a larger --canvas-size, or pass --crop-oversize "
+                          "to keep its middle as the published code does") from None
     except SigverError as exc:
         raise SigverError(f"{path}: {exc}") from None
     for warning in caught:
@@ -77,15 +86,16 @@ def prepare_image(path: PathLike, canvas_size: tuple[int, int],
                          image=processed[None])
 
 
-def _prepare(item: tuple[str, tuple[int, int], tuple[int, int]]) -> PreparedImage:
+def _prepare(item: tuple[str, tuple[int, int], tuple[int, int], bool]) -> PreparedImage:
     return prepare_image(*item)
 
 
 def prepare_images(files: Sequence[PathLike], canvas_size: tuple[int, int],
                    img_size: tuple[int, int] = (170, 242), workers: int = 1,
-                   progress: bool = False) -> list[PreparedImage]:
+                   progress: bool = False, crop_oversize: bool = False
+                   ) -> list[PreparedImage]:
     """``prepare_image`` for many files, in parallel worker processes, in input order."""
-    items = [(str(f), tuple(canvas_size), tuple(img_size)) for f in files]
+    items = [(str(f), tuple(canvas_size), tuple(img_size), crop_oversize) for f in files]
     return parallel_map(_prepare, items, workers=workers, desc="preprocess",
                         progress=progress)
 
@@ -136,7 +146,8 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
            model_path: PathLike | None = None, canvas_size: tuple[int, int] | None = None,
            img_size: tuple[int, int] | None = None,
            input_size: tuple[int, int] | None = None, device: str = "auto",
-           workers: int = 1, batch_size: int = 32, progress: bool = False) -> EnrollResult:
+           workers: int = 1, batch_size: int = 32, crop_oversize: bool = False,
+           progress: bool = False) -> EnrollResult:
     """Preprocess reference signatures and store their features for ``user``.
 
     The first enrollment into a new database fixes its model and preprocessing settings
@@ -161,6 +172,8 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
         Where and in what batches the CNN runs.
     workers
         Processes reading and preprocessing the images.
+    crop_oversize
+        Keep the middle of a signature larger than the canvas instead of refusing it.
     """
     files = [files] if isinstance(files, str | os.PathLike) else list(files)
     if not files:
@@ -184,7 +197,8 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
             input_size=tuple(input_size or (stored.input_size if stored else (150, 220))))
         if stored is not None:
             check_same_settings(stored, wanted, store.path)
-        images = prepare_images(files, wanted.canvas_size, wanted.img_size, workers, progress)
+        images = prepare_images(files, wanted.canvas_size, wanted.img_size, workers, progress,
+                                crop_oversize)
         features = model.features(images, wanted.input_size)
         references = [Reference(p.file_sha256, p.path, f) for p, f in zip(images, features,
                                                                             strict=True)]
@@ -291,15 +305,19 @@ class Verifier:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def verify(self, files: Sequence[PathLike] | PathLike, user: str,
-               workers: int = 1) -> list[VerificationResult]:
-        """Score questioned signature files against ``user``'s references."""
+    def verify(self, files: Sequence[PathLike] | PathLike, user: str, workers: int = 1,
+               crop_oversize: bool = False) -> list[VerificationResult]:
+        """Score questioned signature files against ``user``'s references.
+
+        ``workers`` processes read and preprocess the files; ``crop_oversize`` keeps the
+        middle of a signature larger than the database's canvas instead of refusing it.
+        """
         files = [files] if isinstance(files, str | os.PathLike) else list(files)
         if not files:
             raise SigverError("no questioned files given")
         references = self.store.references(user)
         images = prepare_images(files, self.settings.canvas_size, self.settings.img_size,
-                                workers)
+                                workers, crop_oversize=crop_oversize)
         questioned = self.model.features(images, self.settings.input_size)
         fused, pair = self.classifier.score(questioned, references.features)
         decisions = self.classifier.is_genuine(fused)
@@ -315,7 +333,8 @@ class Verifier:
 
 def verify(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DEFAULT_DB,
            classifier: PathLike = "wi.skops", model_path: PathLike | None = None,
-           device: str = "auto", workers: int = 1) -> list[VerificationResult]:
+           device: str = "auto", workers: int = 1,
+           crop_oversize: bool = False) -> list[VerificationResult]:
     """Verify questioned signature files claimed to be ``user``'s (see ``Verifier``)."""
     with Verifier(db, classifier, model_path=model_path, device=device) as verifier:
-        return verifier.verify(files, user, workers=workers)
+        return verifier.verify(files, user, workers=workers, crop_oversize=crop_oversize)

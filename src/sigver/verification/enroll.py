@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1,
                         help="processes reading and preprocessing images (0: all cores)")
+    parser.add_argument("--crop-oversize", action="store_true",
+                        help="keep the middle of a signature larger than the canvas (as the "
+                             "published code does) instead of refusing it")
     manage = parser.add_mutually_exclusive_group()
     manage.add_argument("--list", action="store_true",
                         help="list the enrolled users and the database's settings")
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = enroll(args.files, args.user, db=args.db, model_path=args.model_path,
                     canvas_size=args.canvas_size, img_size=args.img_size,
                     input_size=args.input_size, device=args.device, workers=args.workers,
-                    batch_size=args.batch_size)
+                    batch_size=args.batch_size, crop_oversize=args.crop_oversize)
     for path in result.already_enrolled:
         print(f"{path}: already enrolled for {args.user}, skipped")
     print(f"enrolled {len(result.added)} new reference(s) for {args.user} in {args.db} "

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--workers", type=int, default=1,
                         help="processes reading and preprocessing images (0: all cores)")
+    parser.add_argument("--crop-oversize", action="store_true",
+                        help="keep the middle of a signature larger than the canvas (as the "
+                             "published code does) instead of refusing it")
     return parser
 
 
@@ -50,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     with Verifier(args.db, args.classifier, model_path=args.model_path,
                   device=args.device) as verifier:
-        results = verifier.verify(args.files, args.user, workers=args.workers)
+        results = verifier.verify(args.files, args.user, workers=args.workers,
+                                  crop_oversize=args.crop_oversize)
         fusion = verifier.classifier.fusion
     if args.json:
         print(json.dumps({"user": args.user, "db": str(args.db),
