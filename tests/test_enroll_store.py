@@ -83,6 +83,8 @@ def test_reading_errors_are_one_line(tmp_path):
         conn.execute("CREATE TABLE t (x)")
     with pytest.raises(SigverError, match="another application"):
         EnrollmentStore(foreign)
+    with sqlite3.connect(foreign) as conn:  # left as it was: not switched to WAL
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     with EnrollmentStore(tmp_path / "s.db", create=True) as store:
         with pytest.raises(SigverError, match="unknown user"):
             store.references("nobody")

@@ -195,36 +195,35 @@ class EnrollmentStore:
         conn = self._conn
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Refuse another application's database before changing anything in it.
+        app_id, version, tables = self._identity()
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise SigverError(f"--db {self.path}: an SQLite database of another "
+                              "application, not a sigver enrollment database")
         self._switch_to_wal()
-        app_id, version = self._identity()
         if app_id == 0:
             with self._write():
                 # Two processes may create the same new database at once: checking again
                 # under the write lock lets exactly one of them create it.
-                app_id, version = self._identity()
+                app_id, version, _ = self._identity()
                 if app_id == 0:
-                    if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                        raise SigverError(f"--db {self.path}: an SQLite database of another "
-                                          "application, not a sigver enrollment database")
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     app_id, version = APPLICATION_ID, SCHEMA_VERSION
-        if app_id != APPLICATION_ID:
-            raise SigverError(f"--db {self.path}: an SQLite database of another "
-                              "application, not a sigver enrollment database")
         if version != SCHEMA_VERSION:
             raise SigverError(f"--db {self.path}: database schema version {version}, this "
                               f"sigver reads version {SCHEMA_VERSION}")
 
-    def _identity(self) -> tuple[int, int]:
-        """``(application_id, user_version)`` read from one snapshot of the file."""
-        row = self._conn.execute("SELECT a.application_id, v.user_version FROM "
-                                 "pragma_application_id() AS a, pragma_user_version() AS v"
-                                 ).fetchone()
-        return int(row[0]), int(row[1])
+    def _identity(self) -> tuple[int, int, int]:
+        """``(application_id, user_version, number of schema objects)`` read from one
+        snapshot of the file (the schema and the marks are written in one transaction)."""
+        row = self._conn.execute(
+            "SELECT a.application_id, v.user_version, (SELECT count(*) FROM sqlite_master) "
+            "FROM pragma_application_id() AS a, pragma_user_version() AS v").fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
 
     def _switch_to_wal(self) -> None:
         # Changing the journal mode does not wait on SQLite's busy handler: while another
