@@ -146,6 +146,11 @@ def test_bad_input_gets_one_line_errors(world, capsys, tmp_path):
          "writer-1", world["genuine"][0]], capsys)
     assert "no reference files given" in run_error(["enroll", "--db", db, "--user", "x"],
                                                    capsys)
+    # a failed first enrollment leaves no database behind
+    assert f"{blank}: " in run_error(
+        ["enroll", "--db", str(tmp_path / "new.db"), "--model-path", str(world["model"]),
+         "--user", "x", str(blank)], capsys)
+    assert not (tmp_path / "new.db").exists()
     # a classifier trained on another model's features
     other = load_verifier(classifier)
     other.model_sha256 = "0" * 64

@@ -178,30 +178,33 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
     files = [files] if isinstance(files, str | os.PathLike) else list(files)
     if not files:
         raise SigverError("no reference files given")
+    stored = None
+    if Path(db).exists():
+        with EnrollmentStore(db) as store:
+            stored = store.settings()
+    if model_path is None:
+        if stored is None:
+            raise SigverError(f"--model-path is needed for the first enrollment into {db}")
+        model_path = stored.model_path
+    model = FeatureModel(model_path, stored.model_sha256 if stored else None, device,
+                         batch_size)
+    wanted = StoreSettings(
+        model_sha256=model.sha256,
+        model_path=str(stored.model_path if stored else model.path.resolve()),
+        feature_dim=model.feature_dim,
+        canvas_size=tuple(canvas_size or (stored.canvas_size if stored else DEFAULT_CANVAS)),
+        img_size=tuple(img_size or (stored.img_size if stored else (170, 242))),
+        input_size=tuple(input_size or (stored.input_size if stored else (150, 220))))
+    if stored is not None:
+        check_same_settings(stored, wanted, Path(db))
+    images = prepare_images(files, wanted.canvas_size, wanted.img_size, workers, progress,
+                            crop_oversize)
+    features = model.features(images, wanted.input_size)
+    references = [Reference(p.file_sha256, p.path, f)
+                  for p, f in zip(images, features, strict=True)]
+    # The database is created (and the settings checked again, inside the transaction)
+    # only now, so a bad model or image leaves no new file behind.
     with EnrollmentStore(db, create=True) as store:
-        stored = store.settings()
-        if model_path is None:
-            if stored is None:
-                raise SigverError(f"--model-path is needed for the first enrollment into "
-                                  f"{store.path}")
-            model_path = stored.model_path
-        model = FeatureModel(model_path, stored.model_sha256 if stored else None, device,
-                             batch_size)
-        wanted = StoreSettings(
-            model_sha256=model.sha256,
-            model_path=str(stored.model_path if stored else model.path.resolve()),
-            feature_dim=model.feature_dim,
-            canvas_size=tuple(canvas_size or (stored.canvas_size if stored
-                                              else DEFAULT_CANVAS)),
-            img_size=tuple(img_size or (stored.img_size if stored else (170, 242))),
-            input_size=tuple(input_size or (stored.input_size if stored else (150, 220))))
-        if stored is not None:
-            check_same_settings(stored, wanted, store.path)
-        images = prepare_images(files, wanted.canvas_size, wanted.img_size, workers, progress,
-                                crop_oversize)
-        features = model.features(images, wanted.input_size)
-        references = [Reference(p.file_sha256, p.path, f) for p, f in zip(images, features,
-                                                                            strict=True)]
         return store.add_references(user, references, wanted)
 
 
