@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
                         help="genuine files enrolled per writer")
     parser.add_argument("--model-path", help="use this model instead of training one")
     parser.add_argument("--model", default="signet_thin", help="architecture to train")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs")
+    parser.add_argument("--epochs", type=int, default=6, help="training epochs")
     parser.add_argument("--forg", action="store_true",
                         help="train SigNet-F (also learn to detect the development "
                              "writers' forgeries)")
@@ -62,8 +62,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def stage(name: str, start: float) -> float:
+    """Print a finished stage with its duration; return the time it ended."""
     now = time.perf_counter()
-    print(f"[{now - start:7.1f} s] {name}", flush=True)
+    print(f"{name}  [{now - start:.1f} s]", flush=True)
     return now
 
 
