@@ -20,6 +20,7 @@ from functools import partial
 import numpy as np
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sigver.errors import SigverError
 from sigver.parallel import parallel_map
@@ -138,23 +139,32 @@ def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
     size = n_dev + len(specs[0][0])
     buffer = np.empty((size, size), dtype=np.float64)
     buffer[:n_dev, :n_dev] = dev_kernel
-    dev_rows, dev_norms = scaled[:n_dev], squared_norms(scaled[:n_dev])
-    fitted = []
-    for own_rows, n_pos in specs:
-        own = scaled[own_rows]
-        kernel_matrix(own, dev_rows, svm_type, gamma, out=buffer[n_dev:, :n_dev],
-                      b_norms=dev_norms)
-        buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
-        kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
-        labels = -np.ones(size)
-        labels[size - n_pos:] = 1
-        svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
-                       precomputed=True)
-        svc.fit(buffer, labels)
-        layout = np.concatenate([np.arange(n_dev), own_rows])
-        fitted.append((layout[svc.support_], svc.dual_coef_[0].copy(),
-                       float(svc.intercept_[0])))
-    return fitted
+    dev_norms = squared_norms(scaled[:n_dev])
+    # per-user matrix products are small: one BLAS thread each, parallelism comes from
+    # the workers (threads fighting over cores made them several times slower)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [_fit_user(buffer, scaled, dev_norms, own_rows, n_pos, svm_type, C, gamma)
+                for own_rows, n_pos in specs]
+
+
+def _fit_user(buffer: np.ndarray, scaled: np.ndarray, dev_norms: np.ndarray,
+              own_rows: np.ndarray, n_pos: int, svm_type: str, C: float,
+              gamma: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fill one user's rows and columns of the kernel buffer and fit its SVM."""
+    size = len(buffer)
+    n_dev = size - len(own_rows)
+    own = scaled[own_rows]
+    kernel_matrix(own, scaled[:n_dev], svm_type, gamma, out=buffer[n_dev:, :n_dev],
+                  b_norms=dev_norms)
+    buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
+    kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
+    labels = -np.ones(size)
+    labels[n_dev + len(own_rows) - n_pos:] = 1
+    svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
+                   precomputed=True)
+    svc.fit(buffer, labels)
+    layout = np.concatenate([np.arange(n_dev), own_rows])
+    return layout[svc.support_], svc.dual_coef_[0].copy(), float(svc.intercept_[0])
 
 
 def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
@@ -258,9 +268,10 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
         classifiers = _fit_reference(plan, users, svm_type, C, gamma)
     else:
         classifiers = _fit_fast(plan, users, svm_type, C, gamma, jobs, progress)
-    predictions = score_users(
-        tests, exp_set[0],
-        lambda user, rows: classifiers[user].decision_function(rows))
+    with threadpool_limits(limits=1, user_api="blas"):  # small per-user products
+        predictions = score_users(
+            tests, exp_set[0],
+            lambda user, rows: classifiers[user].decision_function(rows))
     metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
                               predictions["skilledPreds"], global_threshold)
     return classifiers, {"all_metrics": metrics, "predictions": predictions}
