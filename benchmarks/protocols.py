@@ -116,15 +116,13 @@ def bench_wi(exp, dev, args) -> None:
           f"vectors), numpy peak {train.peak_mb:.0f} MiB (shared by both paths)")
     exp_x = exp[0]
     with Timer() as fast:
-        fast_pred = score_users(tests, exp_x, lambda u, rows: clf.fused_scores(
-            rows, exp_x[split.train[u]]))
+        fast_pred = wi.score_tests(clf, tests, exp_x, split, "fast")
     n_queries = sum(len(t.genuine) + len(t.random) + len(t.skilled) for t in tests)
     print(f"WI fast scoring:      {fast.seconds:8.2f} s per fold ({n_queries} questioned x "
           f"12 references), numpy peak {fast.peak_mb:.0f} MiB")
     chosen = tests[:args.ref_users]
     with Timer() as ref:
-        ref_pred = score_users(chosen, exp_x, lambda u, rows: clf.reference_fused_scores(
-            rows, exp_x[split.train[u]]))
+        ref_pred = wi.score_tests(clf, chosen, exp_x, split, "reference")
     per_user = ref.seconds / len(chosen)
     print(f"WI reference scoring: {per_user:8.2f} s per user on {len(chosen)} users -> "
           f"{per_user * len(tests):.0f} s per fold (extrapolated)")

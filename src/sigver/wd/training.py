@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+from sklearn import config_context
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sigver.errors import SigverError
-from sigver.parallel import parallel_map
+from sigver.parallel import parallel_map, resolve_workers
 from sigver.performance.metrics import compute_metrics
 from sigver.protocols.kernels import kernel_matrix, make_svc, squared_norms
 from sigver.protocols.splitting import (
+    ExploitationSplit,
     FeatureTuple,
     check_disjoint,
     draw_dev_genuines,
@@ -75,8 +77,10 @@ class _FoldPlan:
     exp_negatives: dict[int, np.ndarray]
 
 
-def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split, num_forg_from_exp: int,
-               num_forg_from_dev: int, rng: np.random.RandomState) -> _FoldPlan:
+def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split: ExploitationSplit,
+               num_forg_from_exp: int, num_forg_from_dev: int,
+               rng: np.random.RandomState) -> _FoldPlan:
+    """Draw the development negatives, then each user's exploitation negatives."""
     exp_x = exp_set[0]
     dev_rows = draw_dev_genuines(dev_set, num_forg_from_dev, rng, "--forg-from-dev") \
         if num_forg_from_dev > 0 else {}
@@ -126,19 +130,27 @@ def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
 def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
                dev_kernel: np.ndarray, svm_type: str, C: float,
                gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Fit the SVMs of a chunk of users on a precomputed kernel.
-
-    ``specs`` holds, per user, the pool rows of its own part of the training set
-    (exploitation negatives then positives) and the number of positives at its end.
-    The kernel buffer keeps the shared development block in its top-left corner; only
-    the user's rows and columns are rewritten, so no per-user copy of the big block is
-    made. Returns, per user, the support rows (pool indices), dual coefficients and
-    intercept.
-    """
+    """A worker's chunk of users: copy the shared block into its own kernel buffer once,
+    then ``_fit_users``."""
     n_dev = len(dev_kernel)
     size = n_dev + len(specs[0][0])
     buffer = np.empty((size, size), dtype=np.float64)
     buffer[:n_dev, :n_dev] = dev_kernel
+    return _fit_users(buffer, specs, scaled=scaled, svm_type=svm_type, C=C, gamma=gamma)
+
+
+def _fit_users(buffer: np.ndarray, specs: list[tuple[np.ndarray, int]], *,
+               scaled: np.ndarray, svm_type: str, C: float,
+               gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Fit the SVMs of several users on a precomputed kernel.
+
+    ``buffer`` holds the shared development block in its top-left corner; only each
+    user's rows and columns are rewritten, so the big block is never copied per user.
+    ``specs`` holds, per user, the pool rows of its own part of the training set
+    (exploitation negatives then positives) and the number of positives at its end.
+    Returns, per user, the support rows (pool indices), dual coefficients and intercept.
+    """
+    n_dev = len(buffer) - len(specs[0][0])
     dev_norms = squared_norms(scaled[:n_dev])
     # per-user matrix products are small: one BLAS thread each, parallelism comes from
     # the workers (threads fighting over cores made them several times slower)
@@ -162,7 +174,9 @@ def _fit_user(buffer: np.ndarray, scaled: np.ndarray, dev_norms: np.ndarray,
     labels[n_dev + len(own_rows) - n_pos:] = 1
     svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
                    precomputed=True)
-    svc.fit(buffer, labels)
+    # the buffer is finite by construction; sklearn's check would scan it for every user
+    with config_context(assume_finite=True):
+        svc.fit(buffer, labels)
     layout = np.concatenate([np.arange(n_dev), own_rows])
     return layout[svc.support_], svc.dual_coef_[0].copy(), float(svc.intercept_[0])
 
@@ -194,13 +208,21 @@ def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma:
               jobs: int, progress: bool) -> dict[int, WDClassifier]:
     scale = _shared_scale(plan, users)
     scaled = plan.pool / scale
-    dev_kernel = kernel_matrix(scaled[:plan.n_dev], scaled[:plan.n_dev], svm_type, gamma)
+    dev = scaled[:plan.n_dev]
     specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
               len(plan.positives[u])) for u in users]
-    n_chunks = min(len(users), max(1, jobs) * 4) if jobs != 1 else 1
+    # one chunk per worker: each chunk copies the shared block into its own buffer once
+    n_chunks = min(len(users), resolve_workers(jobs))
     chunks = [specs[i::n_chunks] for i in range(n_chunks)]
-    fit = partial(_fit_chunk, scaled=scaled, dev_kernel=dev_kernel, svm_type=svm_type,
-                  C=C, gamma=gamma)
+    options = {"scaled": scaled, "svm_type": svm_type, "C": C, "gamma": gamma}
+    if n_chunks == 1:  # in this process: compute the shared block right into the buffer
+        size = plan.n_dev + len(specs[0][0])
+        buffer = np.empty((size, size), dtype=np.float64)
+        kernel_matrix(dev, dev, svm_type, gamma, out=buffer[:plan.n_dev, :plan.n_dev])
+        fit = partial(_fit_users, buffer, **options)
+    else:
+        fit = partial(_fit_chunk, dev_kernel=kernel_matrix(dev, dev, svm_type, gamma),
+                      **options)
     results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks", progress=progress)
     classifiers = {}
     for chunk_index, chunk_result in enumerate(results):
