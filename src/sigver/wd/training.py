@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+from joblib import parallel_config
 from sklearn import config_context
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -152,11 +153,8 @@ def _fit_users(buffer: np.ndarray, specs: list[tuple[np.ndarray, int]], *,
     """
     n_dev = len(buffer) - len(specs[0][0])
     dev_norms = squared_norms(scaled[:n_dev])
-    # per-user matrix products are small: one BLAS thread each, parallelism comes from
-    # the workers (threads fighting over cores made them several times slower)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return [_fit_user(buffer, scaled, dev_norms, own_rows, n_pos, svm_type, C, gamma)
-                for own_rows, n_pos in specs]
+    return [_fit_user(buffer, scaled, dev_norms, own_rows, n_pos, svm_type, C, gamma)
+            for own_rows, n_pos in specs]
 
 
 def _fit_user(buffer: np.ndarray, scaled: np.ndarray, dev_norms: np.ndarray,
@@ -223,7 +221,14 @@ def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma:
     else:
         fit = partial(_fit_chunk, dev_kernel=kernel_matrix(dev, dev, svm_type, gamma),
                       **options)
-    results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks", progress=progress)
+    # Threads by default: libsvm and BLAS release the GIL, and threads share the fold's
+    # arrays without copying them to worker processes; a joblib backend chosen by the
+    # caller (dask, ray, loky) still takes precedence. Per-user matrix products are
+    # small: one BLAS thread each, the parallelism comes from the workers (threads
+    # fighting over the cores made them several times slower).
+    with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
+        results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks",
+                               progress=progress)
     classifiers = {}
     for chunk_index, chunk_result in enumerate(results):
         chunk_users = users[chunk_index::n_chunks]
