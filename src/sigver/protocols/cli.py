@@ -38,6 +38,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("H", "W"), help="CNN input size (default 150 220)")
     source.add_argument("--gpu-idx", type=int, default=0, help="CUDA device for extraction")
     source.add_argument("--batch-size", type=int, default=32, help="extraction batch size")
+    source.add_argument("--trust-pickles", action="store_true",
+                        help="unpickle the store's user_mapping (published stores)")
     parser.add_argument("--save-path", help="write the per-fold results here (pickle) "
                         "and as JSON beside it (same name, .json)")
     parser.add_argument("--exp-users", nargs=2, type=int, default=(0, 300),
@@ -84,7 +86,8 @@ def load_feature_set(args: argparse.Namespace) -> FeatureSet:
 
     device = f"cuda:{args.gpu_idx}" if torch.cuda.is_available() else "cpu"
     return extract_store(args.model_path, args.data_path, batch_size=args.batch_size,
-                         device=device, input_size=tuple(args.input_size))
+                         device=device, input_size=tuple(args.input_size),
+                         trusted=args.trust_pickles, progress=not args.quiet)
 
 
 def split_users(features: FeatureSet,
