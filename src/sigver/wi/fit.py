@@ -24,7 +24,7 @@ from sigver import __version__
 from sigver.cli import run_main
 from sigver.datasets.util import select_users
 from sigver.errors import SigverError
-from sigver.protocols.cli import load_feature_set
+from sigver.protocols.cli import add_feature_source_arguments, load_feature_set
 from sigver.protocols.splitting import FeatureTuple, genuine_indices
 from sigver.verification.persistence import TrainedVerifier, save_verifier
 from sigver.verification.threshold import choose_threshold
@@ -157,21 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "its decision threshold (EER, or --target-far) and save it for "
                     "'sigver verify'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    source = parser.add_argument_group("features (either --features-path, or "
-                                       "--model-path with --data-path)")
-    source.add_argument("--features-path", help="feature file from 'sigver extract'")
-    source.add_argument("--model-path", help="model file; with --data-path, features are "
-                        "extracted first; with --features-path, checked against it")
-    source.add_argument("--data-path", help="dataset store (.npz file or folder)")
-    source.add_argument("--input-size", nargs=2, type=int, default=(150, 220),
-                        metavar=("H", "W"), help="CNN input size")
-    source.add_argument("--gpu-idx", type=int, default=0, help="CUDA device for extraction")
-    source.add_argument("--batch-size", type=int, default=32, help="extraction batch size")
+    add_feature_source_arguments(parser)
     parser.add_argument("--out", required=True,
                         help="classifier file to write (skops format, e.g. wi.skops)")
     parser.add_argument("--dev-users", nargs=2, type=int, default=None,
                         metavar=("FIRST", "END"),
-                        help="development users FIRST <= y < END (default: all users of "
+                        help="development users FIRST <= y < END (when not given, all users of "
                              "the data; never include the people you will verify)")
     parser.add_argument("--gen-for-train", type=int, default=12,
                         help="genuines per development user for the SVM's pairs")
@@ -188,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calibration-folds", type=int, default=3,
                         help="groups of development users for cross-fitted calibration")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
