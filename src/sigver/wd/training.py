@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from sigver.errors import SigverError
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.performance.metrics import compute_metrics
-from sigver.protocols.kernels import kernel_matrix, make_svc
+from sigver.protocols.kernels import kernel_matrix, leading_kernel, make_svc
 from sigver.protocols.splitting import (
     ExploitationSplit,
     FeatureTuple,
@@ -212,10 +212,10 @@ def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma:
     scaled = plan.pool / scale
     specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
               len(plan.positives[u])) for u in users]
-    # The kernel of every pool row against the development negatives in one large
-    # product (the users' own rows included, instead of one small product per user).
-    pool_kernel = kernel_matrix(scaled, scaled[:plan.n_dev], svm_type, gamma,
-                                dtype=pool_kernel_dtype(svm_type))
+    # The kernel of every pool row against the development negatives in large products
+    # (the users' own rows included, instead of one small product per user).
+    pool_kernel = leading_kernel(scaled, plan.n_dev, svm_type, gamma,
+                                 dtype=pool_kernel_dtype(svm_type))
     # one chunk per worker: each chunk copies the development block into its own buffer
     n_chunks = min(len(users), resolve_workers(jobs))
     chunks = [specs[i::n_chunks] for i in range(n_chunks)]
