@@ -5,9 +5,9 @@ Two implementations consume the same random draws:
 * ``method="reference"``: the straightforward protocol, a scale-only
   ``StandardScaler`` + ``SVC`` pipeline fitted per user on the raw features;
 * ``method="fast"`` (default): every user of a fold shares the development negatives, so
-  the features are scaled once with statistics of the negative pool (instead of each
-  user's own training set, which differs from it by the user's few genuines), the kernel
-  block of the shared negatives is computed once with BLAS (in float32, like libsvm's
+  the features are scaled once with one scale for the fold (the root of the users' mean
+  per-user variance, instead of each user's own training set's), the kernel
+  block of the shared negatives is computed once with BLAS (in float32 for RBF, like libsvm's
   kernel cache, against every row of the fold at once), and each user's SVM is fitted
   by libsvm on a precomputed kernel in which only the user's own rows change. Users are
   spread over ``jobs`` joblib workers (any joblib backend: loky, dask, ray).
