@@ -25,10 +25,11 @@ def test_precomputed_kernel_fit_equals_svc_on_the_same_scaled_rows(svm_type):
     rng = np.random.default_rng(0)
     scaled = rng.normal(size=(70, 6))
     n_dev, gamma = 50, 0.2
-    dev_kernel = kernel_matrix(scaled[:n_dev], scaled[:n_dev], svm_type, gamma)
+    pool_kernel = kernel_matrix(scaled, scaled[:n_dev], svm_type, gamma,
+                                dtype=training.pool_kernel_dtype(svm_type))
     own = np.array([60, 61, 52, 53, 54])  # 2 exploitation negatives, then 3 positives
     [(support, dual, intercept)] = training._fit_chunk(
-        [(own, 3)], scaled=scaled, dev_kernel=dev_kernel, svm_type=svm_type, C=1.0,
+        [(own, 3)], scaled=scaled, pool_kernel=pool_kernel, svm_type=svm_type, C=1.0,
         gamma=gamma)
     rows = np.r_[np.arange(n_dev), own]
     labels = np.r_[-np.ones(52), np.ones(3)]

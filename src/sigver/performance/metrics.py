@@ -14,9 +14,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import auc, roc_auc_score, roc_curve
 
 ScoreLists = Sequence[np.ndarray] | Sequence[Sequence[float]]
+
+
+def _roc(genuine: np.ndarray, skilled: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``sklearn.metrics.roc_curve`` with genuine scores as the positive class."""
+    labels = np.concatenate([np.ones(len(genuine)), -np.ones(len(skilled))])
+    return roc_curve(labels, np.concatenate([genuine, skilled]))
+
+
+def _eer_threshold_of(fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray) -> float:
+    return float(thresholds[np.argmin(np.abs(fpr - (1 - tpr)))])
 
 
 def eer_threshold(genuine: np.ndarray, skilled: np.ndarray) -> float:
@@ -25,15 +35,24 @@ def eer_threshold(genuine: np.ndarray, skilled: np.ndarray) -> float:
     Among the thresholds of ``sklearn.metrics.roc_curve`` (genuine positive), pick the
     one minimising ``|FPR - (1 - TPR)|``; on ties the first (highest) threshold wins.
     """
-    labels = np.concatenate([np.ones(len(genuine)), -np.ones(len(skilled))])
-    fpr, tpr, thresholds = roc_curve(labels, np.concatenate([genuine, skilled]))
-    return float(thresholds[np.argmin(np.abs(fpr - (1 - tpr)))])
+    return _eer_threshold_of(*_roc(genuine, skilled))
 
 
 def user_auc(genuine: np.ndarray, skilled: np.ndarray) -> float:
     """ROC AUC of one user's genuine (positive) vs skilled (negative) scores."""
     labels = np.concatenate([np.ones(len(genuine)), -np.ones(len(skilled))])
     return float(roc_auc_score(labels, np.concatenate([genuine, skilled])))
+
+
+def _user_auc_and_threshold(genuine: np.ndarray, skilled: np.ndarray) -> tuple[float, float]:
+    """``user_auc`` and ``eer_threshold`` of one user from a single ROC curve.
+
+    ``roc_auc_score`` is the trapezoidal area under this same curve; computing the curve
+    once per user halves the scikit-learn calls, whose input validation dominates the
+    metrics' time at GPDS scale (300 users).
+    """
+    fpr, tpr, thresholds = _roc(genuine, skilled)
+    return float(auc(fpr, tpr)), _eer_threshold_of(fpr, tpr, thresholds)
 
 
 def compute_metrics(genuine_preds: ScoreLists, random_preds: ScoreLists,
@@ -63,7 +82,8 @@ def compute_metrics(genuine_preds: ScoreLists, random_preds: ScoreLists,
     all_skilled = np.concatenate(skilled)
 
     with_skilled = [i for i, s in enumerate(skilled) if len(s) > 0]
-    auc_list = [user_auc(genuine[i], skilled[i]) if len(skilled[i]) else float("nan")
+    per_user = {i: _user_auc_and_threshold(genuine[i], skilled[i]) for i in with_skilled}
+    auc_list = [per_user[i][0] if i in per_user else float("nan")
                 for i in range(len(genuine))]
 
     eer_t = eer_threshold(all_genuine, all_skilled)
@@ -71,7 +91,7 @@ def compute_metrics(genuine_preds: ScoreLists, random_preds: ScoreLists,
 
     genuine_errors = skilled_errors = n_genuine = n_skilled = 0
     for i in with_skilled:
-        t = eer_threshold(genuine[i], skilled[i])
+        t = per_user[i][1]
         genuine_errors += int(np.sum(genuine[i] < t))
         skilled_errors += int(np.sum(skilled[i] >= t))
         n_genuine += len(genuine[i])

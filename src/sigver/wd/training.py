@@ -5,9 +5,10 @@ Two implementations consume the same random draws:
 * ``method="reference"``: the straightforward protocol, a scale-only
   ``StandardScaler`` + ``SVC`` pipeline fitted per user on the raw features;
 * ``method="fast"`` (default): every user of a fold shares the development negatives, so
-  the features are scaled once with statistics of the negative pool (instead of each
-  user's own training set, which differs from it by the user's few genuines), the kernel
-  block of the shared negatives is computed once with BLAS, and each user's SVM is fitted
+  the features are scaled once with one scale for the fold (the root of the users' mean
+  per-user variance, instead of each user's own training set's), the kernel
+  block of the shared negatives is computed once with BLAS (in float32 for RBF, like libsvm's
+  kernel cache, against every row of the fold at once), and each user's SVM is fitted
   by libsvm on a precomputed kernel in which only the user's own rows change. Users are
   spread over ``jobs`` joblib workers (any joblib backend: loky, dask, ray).
 """
@@ -27,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from sigver.errors import SigverError
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.performance.metrics import compute_metrics
-from sigver.protocols.kernels import kernel_matrix, make_svc, squared_norms
+from sigver.protocols.kernels import kernel_matrix, leading_kernel, make_svc
 from sigver.protocols.splitting import (
     ExploitationSplit,
     FeatureTuple,
@@ -128,45 +129,48 @@ def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
     return classifiers
 
 
+def pool_kernel_dtype(svm_type: str) -> type:
+    """Precision of the fast path's shared kernel block.
+
+    float32 for the RBF kernel: its values lie in (0, 1] and libsvm caches them in
+    float32 anyway, so the half-price products leave the solutions unchanged up to
+    libsvm's own rounding. float64 for the linear kernel: its values are unbounded and
+    its solutions are flat enough that float32 rounding moves the decision values by
+    the solver's tolerance (1e-3).
+    """
+    return np.float32 if svm_type == "rbf" else np.float64
+
+
 def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
-               dev_kernel: np.ndarray, svm_type: str, C: float,
+               pool_kernel: np.ndarray, svm_type: str, C: float,
                gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """A worker's chunk of users: copy the shared block into its own kernel buffer once,
-    then ``_fit_users``."""
-    n_dev = len(dev_kernel)
-    size = n_dev + len(specs[0][0])
-    buffer = np.empty((size, size), dtype=np.float64)
-    buffer[:n_dev, :n_dev] = dev_kernel
-    return _fit_users(buffer, specs, scaled=scaled, svm_type=svm_type, C=C, gamma=gamma)
+    """Fit the SVMs of a worker's chunk of users on a precomputed kernel.
 
-
-def _fit_users(buffer: np.ndarray, specs: list[tuple[np.ndarray, int]], *,
-               scaled: np.ndarray, svm_type: str, C: float,
-               gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Fit the SVMs of several users on a precomputed kernel.
-
-    ``buffer`` holds the shared development block in its top-left corner; only each
-    user's rows and columns are rewritten, so the big block is never copied per user.
-    ``specs`` holds, per user, the pool rows of its own part of the training set
+    ``pool_kernel`` is the kernel between every pool row and the development negatives
+    (the first ``pool_kernel.shape[1]`` pool rows). The chunk copies its development
+    block once into its own float64 buffer (libsvm's input type); per user only the
+    user's own rows and columns are rewritten, so the big block is never copied per
+    user. ``specs`` holds, per user, the pool rows of its own part of the training set
     (exploitation negatives then positives) and the number of positives at its end.
     Returns, per user, the support rows (pool indices), dual coefficients and intercept.
     """
-    n_dev = len(buffer) - len(specs[0][0])
-    dev_norms = squared_norms(scaled[:n_dev])
-    return [_fit_user(buffer, scaled, dev_norms, own_rows, n_pos, svm_type, C, gamma)
+    n_dev = pool_kernel.shape[1]
+    size = n_dev + len(specs[0][0])
+    buffer = np.empty((size, size), dtype=np.float64)
+    buffer[:n_dev, :n_dev] = pool_kernel[:n_dev]
+    return [_fit_user(buffer, pool_kernel, scaled, own_rows, n_pos, svm_type, C, gamma)
             for own_rows, n_pos in specs]
 
 
-def _fit_user(buffer: np.ndarray, scaled: np.ndarray, dev_norms: np.ndarray,
+def _fit_user(buffer: np.ndarray, pool_kernel: np.ndarray, scaled: np.ndarray,
               own_rows: np.ndarray, n_pos: int, svm_type: str, C: float,
               gamma: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Fill one user's rows and columns of the kernel buffer and fit its SVM."""
     size = len(buffer)
     n_dev = size - len(own_rows)
-    own = scaled[own_rows]
-    kernel_matrix(own, scaled[:n_dev], svm_type, gamma, out=buffer[n_dev:, :n_dev],
-                  b_norms=dev_norms)
+    buffer[n_dev:, :n_dev] = pool_kernel[own_rows]
     buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
+    own = scaled[own_rows]
     kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
     labels = -np.ones(size)
     labels[n_dev + len(own_rows) - n_pos:] = 1
@@ -206,21 +210,17 @@ def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma:
               jobs: int, progress: bool) -> dict[int, WDClassifier]:
     scale = _shared_scale(plan, users)
     scaled = plan.pool / scale
-    dev = scaled[:plan.n_dev]
     specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
               len(plan.positives[u])) for u in users]
-    # one chunk per worker: each chunk copies the shared block into its own buffer once
+    # The kernel of every pool row against the development negatives in large products
+    # (the users' own rows included, instead of one small product per user).
+    pool_kernel = leading_kernel(scaled, plan.n_dev, svm_type, gamma,
+                                 dtype=pool_kernel_dtype(svm_type))
+    # one chunk per worker: each chunk copies the development block into its own buffer
     n_chunks = min(len(users), resolve_workers(jobs))
     chunks = [specs[i::n_chunks] for i in range(n_chunks)]
-    options = {"scaled": scaled, "svm_type": svm_type, "C": C, "gamma": gamma}
-    if n_chunks == 1:  # in this process: compute the shared block right into the buffer
-        size = plan.n_dev + len(specs[0][0])
-        buffer = np.empty((size, size), dtype=np.float64)
-        kernel_matrix(dev, dev, svm_type, gamma, out=buffer[:plan.n_dev, :plan.n_dev])
-        fit = partial(_fit_users, buffer, **options)
-    else:
-        fit = partial(_fit_chunk, dev_kernel=kernel_matrix(dev, dev, svm_type, gamma),
-                      **options)
+    fit = partial(_fit_chunk, scaled=scaled, pool_kernel=pool_kernel, svm_type=svm_type,
+                  C=C, gamma=gamma)
     # Threads by default: libsvm and BLAS release the GIL, and threads share the fold's
     # arrays without copying them to worker processes; a joblib backend chosen by the
     # caller (dask, ray, loky) still takes precedence. Per-user matrix products are

@@ -71,16 +71,19 @@ class DichotomyClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """SVM decision values of dissimilarity vectors (batched kernel products)."""
         check_is_fitted(self, "svm_")
-        support = self.svm_.support_vectors_
-        norms = squared_norms(support)
-        dual = self.svm_.dual_coef_[0]
+        norms = squared_norms(self.svm_.support_vectors_)
         X = np.asarray(X, dtype=np.float64)
         out = np.empty(len(X))
         for start in range(0, len(X), self.batch_rows):
             rows = X[start:start + self.batch_rows] / self.scaler_.scale_
-            k = kernel_matrix(rows, support, self.svm_type, self.gamma, b_norms=norms)
-            out[start:start + len(rows)] = k @ dual
-        return out + self.svm_.intercept_[0]
+            out[start:start + len(rows)] = self._scaled_decision(rows, norms)
+        return out
+
+    def _scaled_decision(self, rows: np.ndarray, support_norms: np.ndarray) -> np.ndarray:
+        """Decision values of already scaled dissimilarity vectors, one kernel block."""
+        k = kernel_matrix(rows, self.svm_.support_vectors_, self.svm_type, self.gamma,
+                          b_norms=support_norms)
+        return k @ self.svm_.dual_coef_[0] + self.svm_.intercept_[0]
 
     def reference_decision_function(self, X: np.ndarray) -> np.ndarray:
         """The same values through libsvm (``SVC.decision_function``), pair by pair."""
@@ -107,28 +110,36 @@ class DichotomyClassifier(ClassifierMixin, BaseEstimator):
                           ) -> list[np.ndarray]:
         """``fused_scores`` of many claims ``(questioned, references)`` at once.
 
-        The dissimilarity vectors of successive claims are stacked into blocks of about
-        ``batch_rows`` rows, so the kernel products stay large (efficient) even when each
-        claim has few pairs.
+        The dissimilarity vectors of successive claims are written side by side into
+        one block of about ``batch_rows`` rows, so the kernel products stay large
+        (efficient) even when each claim has few pairs. The signatures are scaled
+        before the transform (``|q - r| / s = |q / s - r / s|`` for the positive scale
+        ``s``), so each signature is scaled once instead of each of its pairs.
         """
-        claims = [(np.asarray(q, dtype=np.float64), np.asarray(r, dtype=np.float64))
-                  for q, r in claims]
+        check_is_fitted(self, "svm_")
+        scale = self.scaler_.scale_
+        claims = [(np.asarray(q, dtype=np.float64) / scale,
+                   np.asarray(r, dtype=np.float64) / scale) for q, r in claims]
         pair_counts = [len(q) * len(r) for q, r in claims]
+        norms = squared_norms(self.svm_.support_vectors_)
+        block = np.empty((max([self.batch_rows, *pair_counts]), len(scale)))
         results: list[np.ndarray] = []
         start = 0
         while start < len(claims):
             stop, rows = start, 0
             while stop < len(claims) and (rows == 0 or rows + pair_counts[stop]
                                           <= self.batch_rows):
+                view = block[rows:rows + pair_counts[stop]].reshape(
+                    len(claims[stop][0]), len(claims[stop][1]), -1)
+                q, r = claims[stop]
+                np.subtract(q[:, None, :], r[None, :, :], out=view)
+                np.abs(view, out=view)
                 rows += pair_counts[stop]
                 stop += 1
-            diffs = np.concatenate([
-                dichotomy(q[:, None, :], r[None, :, :]).reshape(-1, q.shape[1])
-                for q, r in claims[start:stop]])
-            scores = np.split(self.decision_function(diffs),
+            scores = np.split(self._scaled_decision(block[:rows], norms),
                               np.cumsum(pair_counts[start:stop])[:-1])
-            for (q, r), block in zip(claims[start:stop], scores, strict=True):
-                results.append(fuse(block.reshape(len(q), len(r)), self.fusion))
+            for (q, r), part in zip(claims[start:stop], scores, strict=True):
+                results.append(fuse(part.reshape(len(q), len(r)), self.fusion))
             start = stop
         return results
 
