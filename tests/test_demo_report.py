@@ -120,3 +120,16 @@ def test_training_curves_png(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         plot_training_curves([], tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_figure_row_puts_images_side_by_side(tmp_path):
+    report = Report("x")
+    report.figure_row([_png(tmp_path / "a.png", 0.1), _png(tmp_path / "b.png", 0.9)],
+                      "two panels")
+    md_path, html_path = report.write(tmp_path)
+    assert "![two panels](a.png) ![two panels](b.png)" in md_path.read_text()
+    page = html_path.read_text()
+    (row,) = re.findall(r'<div class="row">(.*?)</div>', page)
+    assert row.count("<img ") == 2 and page.count("<figcaption>") == 1
+    with pytest.raises(ValueError, match="at least one"):
+        report.figure_row([], "empty")

@@ -27,7 +27,10 @@ th:first-child, td:first-child { text-align: left; }
 th { background: #f3f3f3; }
 caption { caption-side: bottom; font-size: .9em; color: #555; padding-top: .3em; }
 figure { margin: 1em 0; }
+figure .row { display: flex; flex-wrap: wrap; gap: .5em; align-items: flex-start; }
 figure img { max-width: 100%; border: 1px solid #eee; }
+figure .row img { flex: 1 1 20em; min-width: 0; height: auto; }
+figure .row img:only-child { flex: 0 1 auto; }
 figcaption { font-size: .9em; color: #555; }
 code, pre { background: #f6f6f6; border-radius: 3px; }
 code { padding: 0 .2em; }
@@ -55,7 +58,7 @@ class _Table:
 
 @dataclass(frozen=True)
 class _Figure:
-    path: Path
+    paths: tuple[Path, ...]
     caption: str
 
 
@@ -118,7 +121,13 @@ class Report:
 
     def figure(self, path: str | os.PathLike, caption: str) -> None:
         """Add a PNG figure; it must exist when the report is written."""
-        self.blocks.append(_Figure(Path(path), caption))
+        self.blocks.append(_Figure((Path(path),), caption))
+
+    def figure_row(self, paths: list[str | os.PathLike], caption: str) -> None:
+        """Add PNG figures shown side by side (on wide screens) under one caption."""
+        if not paths:
+            raise ValueError("a figure row needs at least one figure")
+        self.blocks.append(_Figure(tuple(Path(p) for p in paths), caption))
 
     def code(self, text: str) -> None:
         """Add a preformatted block (a command, console output)."""
@@ -141,8 +150,12 @@ class Report:
                 if block.caption:
                     out += [f"*{block.caption}*", ""]
             elif isinstance(block, _Figure):
-                link = Path(os.path.relpath(block.path, base_dir)).as_posix()
-                out += [f"![{_md_cell(block.caption)}]({link})", "", f"*{block.caption}*", ""]
+                # Images on one line render side by side where the page is wide enough.
+                out.append(" ".join(
+                    f"![{_md_cell(block.caption)}]"
+                    f"({Path(os.path.relpath(path, base_dir)).as_posix()})"
+                    for path in block.paths))
+                out += ["", f"*{block.caption}*", ""]
             else:
                 out += ["```", block.text.rstrip("\n"), "```", ""]
         return "\n".join(out)
@@ -164,9 +177,12 @@ class Report:
                            if block.caption else "")
                 body.append("<table>" + caption + "".join(rows) + "</table>")
             elif isinstance(block, _Figure):
-                data = base64.b64encode(block.path.read_bytes()).decode("ascii")
                 alt = html.escape(block.caption, quote=True)
-                body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
+                images = "".join(
+                    f'<img src="data:image/png;base64,'
+                    f'{base64.b64encode(path.read_bytes()).decode("ascii")}" alt="{alt}">'
+                    for path in block.paths)
+                body.append(f'<figure><div class="row">{images}</div>'
                             f"<figcaption>{_html_inline(block.caption)}</figcaption></figure>")
             else:
                 body.append(f"<pre>{html.escape(block.text.rstrip())}</pre>")
@@ -177,8 +193,8 @@ class Report:
     def write(self, out_dir: str | os.PathLike, name: str = "report") -> tuple[Path, Path]:
         """Write ``out_dir/NAME.md`` and ``out_dir/NAME.html`` atomically; return both."""
         out_dir = Path(out_dir)
-        missing = [str(b.path) for b in self.blocks
-                   if isinstance(b, _Figure) and not b.path.is_file()]
+        missing = [str(path) for b in self.blocks if isinstance(b, _Figure)
+                   for path in b.paths if not path.is_file()]
         if missing:
             raise FileNotFoundError(2, "report figure is missing", missing[0])
         paths = out_dir / f"{name}.md", out_dir / f"{name}.html"
