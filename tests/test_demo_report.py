@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 from skimage.io import imread
 
-from sigver.demo.plots import plot_training_curves, split_tasks
+from sigver.demo.plots import plot_processed_examples, plot_training_curves, split_tasks
 from sigver.demo.report import Report
 from sigver.demo.timer import StageTimer
 
@@ -133,3 +133,18 @@ def test_figure_row_puts_images_side_by_side(tmp_path):
     assert row.count("<img ") == 2 and page.count("<figcaption>") == 1
     with pytest.raises(ValueError, match="at least one"):
         report.figure_row([], "empty")
+
+
+def test_processed_examples_show_the_requested_users(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.zeros((12, 1, 17, 24), dtype=np.uint8)
+    x[:, 0, 5:12, 4:20] = rng.integers(100, 255, (12, 7, 16))
+    y = np.repeat([0, 1, 2], 4)
+    yforg = np.tile([0, 0, 1, 1], 3)
+    path = tmp_path / "processed.png"
+    plot_processed_examples(x, y, yforg, path, users=(0, 2))
+    image = imread(path)[..., :3]
+    # Two rows of wide images: wider than tall, dark ink drawn on light background.
+    assert image.shape[1] > image.shape[0] and image.mean() > 128 and image.min() < 100
+    with pytest.raises(ValueError, match=r"users \[7\]"):
+        plot_processed_examples(x, y, yforg, tmp_path / "none.png", users=(7,))
