@@ -15,7 +15,16 @@ from sigver import __version__
 from sigver.errors import SigverError
 
 # name -> (module with a ``main(argv)`` function, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "preprocess": ("sigver.preprocessing.process_dataset",
+                   "process a dataset folder into a dataset store"),
+    "train": ("sigver.featurelearning.contrastive_train",
+              "learn SigNet features (first task, triplet / NT-Xent, multi-task)"),
+    "extract": ("sigver.featurelearning.extract", "extract CNN features of a dataset store"),
+    "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
+    "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test)"),
+    "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
+}
 
 
 def run_main(main_fn: Callable[[Sequence[str] | None], int | None],

@@ -1,0 +1,74 @@
+"""Turning stored images into network inputs on tensors: crops, scaling, devices.
+
+Stored images are uint8 ``N x 1 x 170 x 242`` (ink bright). The network takes float
+``N x 1 x 150 x 220`` in [0, 1]: a random crop per sample per iteration for training, the
+centre crop otherwise (SPEC section 2). Crops are index arithmetic on uint8 arrays, and
+the division by 255 happens on the target device, so no per-sample image objects are made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sigver.errors import SigverError
+
+
+def resolve_device(device: str | torch.device = "auto", gpu_idx: int | None = None
+                   ) -> torch.device:
+    """``auto`` picks CUDA when available, else the CPU; ``cuda`` without a GPU is an error."""
+    name = str(device)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SigverError("--device cuda: no CUDA GPU is available (use --device cpu)")
+        if name == "cuda" and gpu_idx is not None:
+            name = f"cuda:{gpu_idx}"
+    elif name != "cpu":
+        raise SigverError(f"--device: expected auto, cpu or cuda, got '{device}'")
+    return torch.device(name)
+
+
+def check_crop(image_shape: tuple[int, int], input_size: tuple[int, int]) -> None:
+    """The crop must fit inside the stored images."""
+    if input_size[0] > image_shape[0] or input_size[1] > image_shape[1]:
+        raise SigverError(f"--input-size {input_size[0]} {input_size[1]} is larger than the "
+                          f"stored images ({image_shape[0]} x {image_shape[1]})")
+
+
+def center_crop_batch(x: np.ndarray, start: int, stop: int,
+                      input_size: tuple[int, int]) -> torch.Tensor:
+    """Rows ``start:stop`` of a uint8 ``N x 1 x H x W`` array (or memmap), centre-cropped.
+
+    Slicing before copying means a memmap reads only the pixels that are used.
+    """
+    height, width = x.shape[-2:]
+    top = (height - input_size[0]) // 2
+    left = (width - input_size[1]) // 2
+    crop = x[start:stop, :, top:top + input_size[0], left:left + input_size[1]]
+    return torch.from_numpy(np.ascontiguousarray(crop))
+
+
+def random_crop_offsets(n: int, image_shape: tuple[int, int], input_size: tuple[int, int],
+                        generator: torch.Generator) -> torch.Tensor:
+    """``n x 2`` (top, left) offsets drawn uniformly, one per sample."""
+    tops = torch.randint(0, image_shape[0] - input_size[0] + 1, (n,), generator=generator)
+    lefts = torch.randint(0, image_shape[1] - input_size[1] + 1, (n,), generator=generator)
+    return torch.stack([tops, lefts], dim=1)
+
+
+def crop_at(images: torch.Tensor, offsets: torch.Tensor,
+            input_size: tuple[int, int]) -> torch.Tensor:
+    """Crop each image of ``N x C x H x W`` at its own (top, left) offset in one gather."""
+    rows = offsets[:, 0, None] + torch.arange(input_size[0])
+    cols = offsets[:, 1, None] + torch.arange(input_size[1])
+    batch = torch.arange(images.shape[0])[:, None, None]
+    # Advanced indexing over (batch, row, col) with the channel axis kept as a slice.
+    cropped = images.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+    return cropped.permute(0, 3, 1, 2).contiguous()
+
+
+def to_network_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 crops -> float in [0, 1] on ``device`` (the copy moves 1 byte per pixel)."""
+    return batch.to(device, non_blocking=True).float().div_(255)

@@ -1,0 +1,1 @@
+"""Verification metrics (FRR, FAR, EER with global and per-user thresholds, AUC)."""

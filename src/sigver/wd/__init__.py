@@ -1,0 +1,1 @@
+"""Writer-dependent protocol: one SVM per user (SPEC section 7)."""

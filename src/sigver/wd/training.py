@@ -1,0 +1,266 @@
+"""Writer-dependent classifiers: one SVM per exploitation user (SPEC section 7).
+
+Two implementations consume the same random draws:
+
+* ``method="reference"``: the straightforward protocol, a scale-only
+  ``StandardScaler`` + ``SVC`` pipeline fitted per user on the raw features;
+* ``method="fast"`` (default): every user of a fold shares the development negatives, so
+  the features are scaled once with statistics of the negative pool (instead of each
+  user's own training set, which differs from it by the user's few genuines), the kernel
+  block of the shared negatives is computed once with BLAS, and each user's SVM is fitted
+  by libsvm on a precomputed kernel in which only the user's own rows change. Users are
+  spread over ``jobs`` joblib workers (any joblib backend: loky, dask, ray).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sigver.errors import SigverError
+from sigver.parallel import parallel_map
+from sigver.performance.metrics import compute_metrics
+from sigver.protocols.kernels import kernel_matrix, make_svc, squared_norms
+from sigver.protocols.splitting import (
+    FeatureTuple,
+    check_disjoint,
+    draw_dev_genuines,
+    draw_tests,
+    split_exploitation,
+)
+from sigver.protocols.testing import score_users
+
+METHODS = ("fast", "reference")
+
+
+@dataclass
+class WDClassifier:
+    """A user's SVM fitted on a precomputed kernel, scoring raw feature vectors.
+
+    The support vectors are rows ``support`` of ``pool`` (the fold's scaled candidate
+    training rows, shared by all users' classifiers rather than copied).
+    """
+
+    scale: np.ndarray
+    pool: np.ndarray
+    support: np.ndarray
+    dual_coef: np.ndarray
+    intercept: float
+    kernel: str
+    gamma: float
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """SVM decision values of raw feature rows (positive = genuine)."""
+        k = kernel_matrix(np.asarray(x, dtype=np.float64) / self.scale,
+                          self.pool[self.support], self.kernel, self.gamma)
+        return k @ self.dual_coef + self.intercept
+
+
+@dataclass
+class _FoldPlan:
+    """Every draw of one WD fold, as row indices into the fold's training pool.
+
+    The pool is the development negatives (first ``n_dev`` rows) followed by the
+    exploitation training genuines of every user.
+    """
+
+    pool: np.ndarray
+    n_dev: int
+    positives: dict[int, np.ndarray]
+    exp_negatives: dict[int, np.ndarray]
+
+
+def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split, num_forg_from_exp: int,
+               num_forg_from_dev: int, rng: np.random.RandomState) -> _FoldPlan:
+    exp_x = exp_set[0]
+    dev_rows = draw_dev_genuines(dev_set, num_forg_from_dev, rng, "--forg-from-dev") \
+        if num_forg_from_dev > 0 else {}
+    dev_idx = (np.concatenate(list(dev_rows.values())) if dev_rows
+               else np.empty(0, dtype=np.int64))
+    users = [int(u) for u in split.users]
+    train_rows = np.concatenate([split.train[u] for u in users])
+    n_dev = len(dev_idx)
+    pool = np.concatenate([dev_set[0][dev_idx], exp_x[train_rows]]).astype(np.float64)
+    positives, offset = {}, n_dev
+    for user in users:
+        positives[user] = np.arange(offset, offset + len(split.train[user]))
+        offset += len(split.train[user])
+    exp_negatives = {}
+    for user in users:
+        chosen = [rng.choice(positives[other], num_forg_from_exp, replace=False)
+                  for other in users if other != user] if num_forg_from_exp > 0 else []
+        exp_negatives[user] = (np.concatenate(chosen) if chosen
+                               else np.empty(0, dtype=np.int64))
+    return _FoldPlan(pool, n_dev, positives, exp_negatives)
+
+
+def train_wdclassifier_user(training_set: tuple[np.ndarray, np.ndarray], svm_type: str,
+                            C: float, gamma: float) -> Pipeline:
+    """The straightforward per-user classifier: scale-only standardisation + SVC, the
+    genuine class weighted by negatives / positives."""
+    x, labels = training_set
+    skew = np.sum(labels == -1) / float(np.sum(labels == 1))
+    model = make_pipeline(StandardScaler(with_mean=False),
+                          make_svc(svm_type, C, gamma, class_weight={1: skew}))
+    return model.fit(x, labels)
+
+
+def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
+                   gamma: float) -> dict[int, Pipeline]:
+    classifiers = {}
+    dev = np.arange(plan.n_dev)
+    for user in users:
+        pos = plan.positives[user]
+        neg = np.concatenate([dev, plan.exp_negatives[user]])
+        x = plan.pool[np.concatenate([pos, neg])]
+        labels = np.concatenate([np.ones(len(pos)), -np.ones(len(neg))])
+        classifiers[user] = train_wdclassifier_user((x, labels), svm_type, C, gamma)
+    return classifiers
+
+
+def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
+               dev_kernel: np.ndarray, svm_type: str, C: float,
+               gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Fit the SVMs of a chunk of users on a precomputed kernel.
+
+    ``specs`` holds, per user, the pool rows of its own part of the training set
+    (exploitation negatives then positives) and the number of positives at its end.
+    The kernel buffer keeps the shared development block in its top-left corner; only
+    the user's rows and columns are rewritten, so no per-user copy of the big block is
+    made. Returns, per user, the support rows (pool indices), dual coefficients and
+    intercept.
+    """
+    n_dev = len(dev_kernel)
+    size = n_dev + len(specs[0][0])
+    buffer = np.empty((size, size), dtype=np.float64)
+    buffer[:n_dev, :n_dev] = dev_kernel
+    dev_rows, dev_norms = scaled[:n_dev], squared_norms(scaled[:n_dev])
+    fitted = []
+    for own_rows, n_pos in specs:
+        own = scaled[own_rows]
+        kernel_matrix(own, dev_rows, svm_type, gamma, out=buffer[n_dev:, :n_dev],
+                      b_norms=dev_norms)
+        buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
+        kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
+        labels = -np.ones(size)
+        labels[size - n_pos:] = 1
+        svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
+                       precomputed=True)
+        svc.fit(buffer, labels)
+        layout = np.concatenate([np.arange(n_dev), own_rows])
+        fitted.append((layout[svc.support_], svc.dual_coef_[0].copy(),
+                       float(svc.intercept_[0])))
+    return fitted
+
+
+def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
+    """One scale for every user of the fold: the root of the users' mean feature variance.
+
+    The straightforward path scales each user's training set by its own standard
+    deviation; the shared kernel block needs a single scale. Averaging the per-user
+    variances (computed exactly from running sums: the development negatives are common
+    to all users) keeps the scale unbiased for the typical user, unlike the statistics of
+    the negatives alone, which miss the spread the user's own genuines add.
+    """
+    dev = plan.pool[:plan.n_dev]
+    dev_sum, dev_sq = dev.sum(axis=0), np.square(dev).sum(axis=0)
+    variance = np.zeros(plan.pool.shape[1])
+    for user in users:
+        own = plan.pool[np.concatenate([plan.exp_negatives[user], plan.positives[user]])]
+        n = plan.n_dev + len(own)
+        mean = (dev_sum + own.sum(axis=0)) / n
+        variance += np.maximum((dev_sq + np.square(own).sum(axis=0)) / n - mean ** 2, 0)
+    scale = np.sqrt(variance / len(users))
+    # constant features: no scaling, as StandardScaler does
+    scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
+    return scale
+
+
+def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
+              jobs: int, progress: bool) -> dict[int, WDClassifier]:
+    scale = _shared_scale(plan, users)
+    scaled = plan.pool / scale
+    dev_kernel = kernel_matrix(scaled[:plan.n_dev], scaled[:plan.n_dev], svm_type, gamma)
+    specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
+              len(plan.positives[u])) for u in users]
+    n_chunks = min(len(users), max(1, jobs) * 4) if jobs != 1 else 1
+    chunks = [specs[i::n_chunks] for i in range(n_chunks)]
+    fit = partial(_fit_chunk, scaled=scaled, dev_kernel=dev_kernel, svm_type=svm_type,
+                  C=C, gamma=gamma)
+    results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks", progress=progress)
+    classifiers = {}
+    for chunk_index, chunk_result in enumerate(results):
+        chunk_users = users[chunk_index::n_chunks]
+        for user, (support, dual, intercept) in zip(chunk_users, chunk_result, strict=True):
+            classifiers[user] = WDClassifier(scale, scaled, support, dual, intercept,
+                                             svm_type, gamma)
+    return classifiers
+
+
+def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type: str,
+                         C: float, gamma: float, num_gen_train: int,
+                         num_forg_from_exp: int, num_forg_from_dev: int, num_gen_test: int,
+                         global_threshold: float = 0,
+                         rng: np.random.RandomState | None = None, *,
+                         method: str = "fast", jobs: int = 1,
+                         progress: bool = False) -> tuple[dict, dict]:
+    """Train and test the writer-dependent classifiers of one fold.
+
+    Parameters
+    ----------
+    exp_set, dev_set
+        ``(features, y, yforg)`` of the exploitation and development users.
+    svm_type, C, gamma
+        ``"rbf"`` or ``"linear"``, the SVM's C, and the RBF gamma.
+    num_gen_train, num_gen_test
+        Genuine signatures per user for training and for testing.
+    num_forg_from_exp, num_forg_from_dev
+        Random negatives per other exploitation user / per development user.
+    global_threshold
+        Decision threshold for FRR / FAR (``--thr``).
+    rng
+        The run's single generator; all draws of the fold come from it.
+    method
+        ``"fast"`` (shared kernel block, parallel users) or ``"reference"``.
+    jobs
+        joblib workers for the fast path (1: in this process, 0/None: all cores).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    classifiers, results
+        ``{user: classifier}`` (each with ``decision_function``) and the fold's
+        ``{'all_metrics': ..., 'predictions': ...}`` (SPEC section 9).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if num_forg_from_exp < 0 or num_forg_from_dev < 0:
+        raise SigverError("--forg-from-exp and --forg-from-dev must be >= 0")
+    if num_forg_from_exp == 0 and num_forg_from_dev == 0:
+        raise SigverError("--forg-from-exp and --forg-from-dev are both 0: the SVMs need "
+                          "negatives from at least one source")
+    if num_forg_from_exp > num_gen_train:
+        raise SigverError(f"--forg-from-exp {num_forg_from_exp} exceeds --gen-for-train "
+                          f"{num_gen_train} (negatives come from other users' training "
+                          "genuines)")
+    rng = np.random.RandomState() if rng is None else rng
+    check_disjoint(exp_set[1], dev_set[1])
+    split = split_exploitation(exp_set, num_gen_train, num_gen_test, rng)
+    plan = _plan_fold(exp_set, dev_set, split, num_forg_from_exp, num_forg_from_dev, rng)
+    tests = draw_tests(split, num_gen_test, rng)
+    users = [int(u) for u in split.users]
+    if method == "reference":
+        classifiers = _fit_reference(plan, users, svm_type, C, gamma)
+    else:
+        classifiers = _fit_fast(plan, users, svm_type, C, gamma, jobs, progress)
+    predictions = score_users(
+        tests, exp_set[0],
+        lambda user, rows: classifiers[user].decision_function(rows))
+    metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
+                              predictions["skilledPreds"], global_threshold)
+    return classifiers, {"all_metrics": metrics, "predictions": predictions}

@@ -1,0 +1,1 @@
+"""Writer-independent protocol: one dichotomy SVM for everyone (SPEC section 8)."""

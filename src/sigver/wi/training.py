@@ -1,0 +1,115 @@
+"""Writer-independent protocol, one fold (SPEC section 8).
+
+Training is the same for both methods (one SVM on development-user dissimilarity
+vectors); ``method`` picks how the questioned signatures are scored: ``"fast"`` (default)
+evaluates all questioned x reference pairs of a user as one kernel block,
+``"reference"`` calls libsvm once per questioned signature. Both give the same scores
+(up to rounding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sigver.errors import SigverError
+from sigver.performance.metrics import compute_metrics
+from sigver.protocols.splitting import (
+    FeatureTuple,
+    check_disjoint,
+    draw_dev_genuines,
+    draw_tests,
+    split_exploitation,
+)
+from sigver.protocols.testing import score_users
+from sigver.wi.classifier import FUSIONS, DichotomyClassifier, dichotomy
+
+METHODS = ("fast", "reference")
+
+
+def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
+                                rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """Dissimilarity vectors of the development users (steps 2 and 3 of SPEC section 8).
+
+    Each user keeps ``n = num_gen_train`` shuffled genuines. Positives: every unordered
+    pair within a user. Negatives: the user's first ``n - 1`` signatures against one
+    random signature of each of ``n // 2`` other random users.
+    """
+    x, y, _ = dev_set
+    users = np.unique(y)
+    n = num_gen_train
+    if n < 2:
+        raise SigverError(f"--gen-for-train {n}: at least 2 genuines per development user "
+                          "are needed to form pairs")
+    if len(users) - 1 < n // 2:
+        raise SigverError(f"--gen-for-train {n} pairs each development user with {n // 2} "
+                          f"others, but --dev-users selects only {len(users)} user(s)")
+    kept = draw_dev_genuines(dev_set, n, rng, "--gen-for-train")
+    first, second = np.triu_indices(n, k=1)
+    left, right = [], []
+    for user in users:
+        rows = kept[int(user)]
+        left.append(rows[first])
+        right.append(rows[second])
+    n_pos = sum(len(r) for r in left)
+    for user in users:
+        others = rng.choice(users[users != user], n // 2, replace=False)
+        partners = np.array([rng.choice(kept[int(o)]) for o in others])
+        mine = kept[int(user)][:n - 1]
+        left.append(np.repeat(mine, len(partners)))
+        right.append(np.tile(partners, len(mine)))
+    left_rows, right_rows = np.concatenate(left), np.concatenate(right)
+    diffs = dichotomy(x[left_rows], x[right_rows])
+    labels = np.where(np.arange(len(diffs)) < n_pos, 1, -1)
+    return diffs, labels
+
+
+def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type: str,
+                         C: float, gamma: float, num_gen_train: int, num_gen_ref: int,
+                         num_gen_test: int, fusion: str, global_threshold: float = 0,
+                         rng: np.random.RandomState | None = None, *,
+                         method: str = "fast") -> tuple[DichotomyClassifier, dict]:
+    """Train the writer-independent SVM and test every exploitation user, one fold.
+
+    Parameters
+    ----------
+    exp_set, dev_set
+        ``(features, y, yforg)`` of the exploitation and development users.
+    svm_type, C, gamma
+        ``"rbf"`` or ``"linear"``, the SVM's C, and the RBF gamma.
+    num_gen_train
+        Genuine signatures kept per development user.
+    num_gen_ref, num_gen_test
+        Reference and test genuines per exploitation user.
+    fusion
+        Fusion of a questioned signature's scores over the references.
+    global_threshold
+        Decision threshold for FRR / FAR (``--thr``).
+    rng
+        The run's single generator.
+    method
+        ``"fast"`` (batched scoring) or ``"reference"`` (one libsvm call per query).
+
+    Returns
+    -------
+    classifier, results
+        The fitted ``DichotomyClassifier`` and the fold's results (SPEC section 9).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if fusion not in FUSIONS:
+        raise SigverError(f"--fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
+    rng = np.random.RandomState() if rng is None else rng
+    check_disjoint(exp_set[1], dev_set[1])
+    split = split_exploitation(exp_set, num_gen_ref, num_gen_test, rng,
+                               train_flag="--gen-for-ref")
+    diffs, labels = make_dichotomy_training_set(dev_set, num_gen_train, rng)
+    tests = draw_tests(split, num_gen_test, rng)
+    classifier = DichotomyClassifier(svm_type, C, gamma, fusion).fit(diffs, labels)
+    exp_x = exp_set[0]
+    score = (classifier.fused_scores if method == "fast"
+             else classifier.reference_fused_scores)
+    predictions = score_users(tests, exp_x,
+                              lambda user, rows: score(rows, exp_x[split.train[user]]))
+    metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
+                              predictions["skilledPreds"], global_threshold)
+    return classifier, {"all_metrics": metrics, "predictions": predictions}

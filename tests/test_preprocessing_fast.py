@@ -1,0 +1,109 @@
+"""The fast preprocessing path equals the step-by-step reference on many inputs."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage import filters
+
+from preprocessing_helpers import drawn_signature
+from reference_preprocessing import normalize_image as ref_normalize_image
+from reference_preprocessing import preprocess_signature as ref_preprocess
+from reference_preprocessing import resize_image as ref_resize_image
+from sigver.preprocessing.normalize import (
+    BlankImageError,
+    CanvasTooSmallWarning,
+    find_ink,
+    normalize_image,
+    preprocess_signature,
+    resize_image,
+)
+
+DATASET_CANVASES = [(2078, 3307), (952, 1360), (600, 850), (730, 1042), (700, 1000)]
+
+
+def both(img, canvas, img_size=(170, 242), input_size=(150, 220)):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return (preprocess_signature(img, canvas, img_size, input_size),
+                ref_preprocess(img, canvas, img_size, input_size))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), height=st.integers(24, 160),
+       width=st.integers(24, 260), canvas_h=st.integers(20, 300),
+       canvas_w=st.integers(20, 400), out_h=st.integers(8, 60), out_w=st.integers(8, 80))
+def test_fast_path_equals_reference_on_drawn_images(seed, height, width, canvas_h, canvas_w,
+                                                    out_h, out_w):
+    img = drawn_signature(seed, (height, width), strokes=3)
+    try:
+        both(img, (canvas_h, canvas_w), (out_h, out_w), None)
+    except ValueError:
+        with pytest.raises(BlankImageError):
+            preprocess_signature(img, (canvas_h, canvas_w), (out_h, out_w), None)
+        return
+    fast, ref = both(img, (canvas_h, canvas_w), (out_h, out_w), None)
+    assert fast.dtype == np.uint8
+    np.testing.assert_array_equal(fast, ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), fill=st.floats(0.0, 1.0))
+def test_resize_equals_reference_on_sparse_and_dense_images(seed, fill):
+    rng = np.random.default_rng(seed)
+    shape = tuple(rng.integers(30, 300, size=2))
+    img = np.where(rng.random(shape) < fill, rng.integers(0, 256, size=shape), 0)
+    img = img.astype(np.uint8)
+    size = tuple(int(v) for v in rng.integers(10, 120, size=2))
+    np.testing.assert_array_equal(resize_image(img, size), ref_resize_image(img, size))
+
+
+def test_real_scans_at_every_dataset_canvas(shared_dir):
+    for index, path in enumerate(sorted((shared_dir / "golden").glob("*.png.input.npy"))):
+        img = np.load(path)
+        # The reference is slow on the huge GPDS-synthetic canvas: one scan is enough there.
+        for canvas in DATASET_CANVASES if index == 0 else DATASET_CANVASES[2:]:
+            fast, ref = both(img, canvas)
+            np.testing.assert_array_equal(fast, ref, err_msg=f"{path.name} {canvas}")
+        np.testing.assert_array_equal(normalize_image(img, (952, 1360)),
+                                      ref_normalize_image(img, (952, 1360)))
+
+
+def test_drawn_images_at_dataset_canvases():
+    for seed, canvas in enumerate(DATASET_CANVASES):
+        img = drawn_signature(seed, (300 + 40 * seed, 500 + 60 * seed))
+        fast, ref = both(img, canvas)
+        np.testing.assert_array_equal(fast, ref)
+
+
+def test_signature_larger_than_canvas_warns_and_keeps_the_middle():
+    img = np.full((200, 400), 240, np.uint8)
+    img[20:180, 30:370] = 20
+    with pytest.warns(CanvasTooSmallWarning, match="larger than the canvas"):
+        fast = preprocess_signature(img, (100, 150), (40, 60), None)
+    np.testing.assert_array_equal(fast, both(img, (100, 150), (40, 60), None)[1])
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_uniform_page_is_blank(value):
+    with pytest.raises(BlankImageError, match="no ink"):
+        preprocess_signature(np.full((80, 120), value, np.uint8), (100, 150))
+
+
+def test_paper_noise_without_ink_is_blank():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(245, 256, size=(120, 200)).astype(np.uint8)
+    with pytest.raises(BlankImageError, match="differ by"):
+        find_ink(noise)
+
+
+def test_ink_rows_and_columns_match_the_blurred_threshold_rule():
+    img = drawn_signature(11, (150, 220))
+    rows, cols, threshold = find_ink(img)
+    blurred = filters.gaussian(img, sigma=2, preserve_range=True)
+    ref_rows, ref_cols = np.where(~(blurred > filters.threshold_otsu(img)))
+    assert threshold == filters.threshold_otsu(img)
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(cols, ref_cols)

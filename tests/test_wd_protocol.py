@@ -1,0 +1,90 @@
+"""Writer-dependent protocol: the fast path against the straightforward reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.svm import SVC
+
+from sigver.errors import SigverError
+from sigver.protocols.kernels import kernel_matrix
+from sigver.synthetic.features import make_features
+from sigver.wd import training
+from sigver.wd.training import train_test_all_users
+
+
+def _sets(n_exp, n_dev, dim, seed=7, n_genuine=22, n_skilled=10, **kwargs):
+    x, y, yforg = make_features(n_exp + n_dev, n_genuine, n_skilled, dim=dim, seed=seed,
+                                **kwargs).as_tuple()
+    exp, dev = y < n_exp, y >= n_exp
+    return (x[exp], y[exp], yforg[exp]), (x[dev], y[dev], yforg[dev])
+
+
+@pytest.mark.parametrize("svm_type", ["rbf", "linear"])
+def test_precomputed_kernel_fit_equals_svc_on_the_same_scaled_rows(svm_type):
+    rng = np.random.default_rng(0)
+    scaled = rng.normal(size=(70, 6))
+    n_dev, gamma = 50, 0.2
+    dev_kernel = kernel_matrix(scaled[:n_dev], scaled[:n_dev], svm_type, gamma)
+    own = np.array([60, 61, 52, 53, 54])  # 2 exploitation negatives, then 3 positives
+    [(support, dual, intercept)] = training._fit_chunk(
+        [(own, 3)], scaled=scaled, dev_kernel=dev_kernel, svm_type=svm_type, C=1.0,
+        gamma=gamma)
+    rows = np.r_[np.arange(n_dev), own]
+    labels = np.r_[-np.ones(52), np.ones(3)]
+    kwargs = {"gamma": gamma} if svm_type == "rbf" else {}
+    svc = SVC(kernel=svm_type, C=1.0, class_weight={1: 52 / 3}, **kwargs).fit(
+        scaled[rows], labels)
+    queries = rng.normal(size=(9, 6))
+    ours = kernel_matrix(queries, scaled[support], svm_type, gamma) @ dual + intercept
+    np.testing.assert_allclose(ours, svc.decision_function(queries), atol=1e-6)
+    assert sorted(support) == sorted(rows[svc.support_])
+
+
+def test_fast_eer_within_0_2_points_of_the_reference_on_the_same_draws():
+    # 25 test genuines and skilled forgeries per user: with fewer, single flips of
+    # near-threshold scores move a small set's EER by more than the scaling change does
+    exp, dev = _sets(60, 120, dim=32, n_genuine=37, n_skilled=25, skilled_shift=0.8)
+    eers = {}
+    for method in ("reference", "fast"):
+        rng = np.random.RandomState(0)
+        folds = [train_test_all_users(exp, dev, "rbf", 1, 1 / 32, 12, 0, 10, 25, 0, rng,
+                                      method=method)[1]["all_metrics"] for _ in range(2)]
+        eers[method] = {key: 100 * np.mean([f[key] for f in folds])
+                        for key in ("EER", "EER_userthresholds")}
+    for key in ("EER", "EER_userthresholds"):
+        assert abs(eers["fast"][key] - eers["reference"][key]) <= 0.2, (key, eers)
+
+
+def test_same_draws_and_results_whatever_the_worker_count():
+    exp, dev = _sets(12, 20, dim=16, seed=3)
+    args = (exp, dev, "rbf", 1, 1 / 16, 12, 1, 5, 10, 0)
+    classifiers, one = train_test_all_users(*args, np.random.RandomState(5), jobs=1)
+    _, two = train_test_all_users(*args, np.random.RandomState(5), jobs=2)
+    for key, preds in one["predictions"].items():
+        for a, b in zip(preds, two["predictions"][key], strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-10)
+    user = sorted(classifiers)[0]
+    scores = classifiers[user].decision_function(exp[0][exp[1] == user])
+    assert scores.shape == (32,) and np.mean(scores[:22] > scores[22:].mean()) > 0.5
+
+
+def test_reference_classifiers_are_pipelines_with_class_weight():
+    exp, dev = _sets(12, 20, dim=8, seed=1)
+    classifiers, results = train_test_all_users(exp, dev, "linear", 1, 0, 12, 0, 5, 10, 0,
+                                                np.random.RandomState(0), method="reference")
+    svc = classifiers[0][-1]
+    assert svc.kernel == "linear" and svc.class_weight == {1: 20 * 5 / 12}
+    assert len(results["predictions"]["genuinePreds"]) == 12
+
+
+def test_bad_input_is_a_one_line_error():
+    exp, dev = _sets(12, 20, dim=8)
+    with pytest.raises(SigverError, match="both 0"):
+        train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 0, 10)
+    with pytest.raises(SigverError, match="overlap"):
+        train_test_all_users(exp, exp, "rbf", 1, 0.1, 12, 0, 5, 10)
+    with pytest.raises(SigverError, match=r"12 \+ --gen-for-test 11 = 23 .* only 22"):
+        train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 5, 11)
+    with pytest.raises(SigverError, match="--forg-from-dev 23 .* only 22"):
+        train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 23, 10)
