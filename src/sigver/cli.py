@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
     "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test)"),
     "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
+    "demo": ("sigver.demo.pipeline", "run the whole pipeline on synthetic data, with a report"),
 }
 
 
