@@ -116,7 +116,7 @@ def test_demo_help_is_the_same_command_both_ways():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--epochs", "0"], "--epochs 0"),
+    (["--first-epochs", "0"], "--first-epochs 0"),
     (["--workers", "-1"], "--workers -1"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
