@@ -152,6 +152,9 @@ def test_command_errors_are_one_line(gpds_tree, capsys):
     assert run_main(main, ["--dataset", "gpds", "--path", str(gpds_tree / "nope"),
                            "--save-path", "x.npz"]) == 2
     assert "dataset folder not found (--path)" in capsys.readouterr().err
+    assert run_main(main, ["--dataset", "gpds", "--path", str(gpds_tree), "--save-path",
+                           str(gpds_tree.parent / "no" / "out.npz")]) == 2
+    assert "the output folder does not exist (--save-path)" in capsys.readouterr().err
     assert_nothing_written(gpds_tree.parent)
 
 

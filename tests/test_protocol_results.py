@@ -39,7 +39,7 @@ def _common(feature_file, tmp_path, name):
             "--save-path", str(tmp_path / f"{name}.pickle"), "--quiet"]
 
 
-def _assert_pickle_and_json_agree(pickle_path):
+def _assert_pickle_and_json_agree(pickle_path, n_users=12):
     with open(pickle_path, "rb") as handle:
         folds = pickle.load(handle)
     from_json = load_results_json(pickle_path.with_suffix(".json"))
@@ -52,7 +52,7 @@ def _assert_pickle_and_json_agree(pickle_path):
         np.testing.assert_array_equal(again["all_metrics"]["auc_list"],
                                       fold["all_metrics"]["auc_list"])
         for key in PREDICTION_KEYS:
-            assert len(fold["predictions"][key]) == 12
+            assert len(fold["predictions"][key]) == n_users
             for a, b in zip(fold["predictions"][key], again["predictions"][key], strict=True):
                 np.testing.assert_array_equal(a, b)
     return folds
@@ -87,6 +87,46 @@ def _error(argv, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1, err
     return err
+
+
+@pytest.fixture(scope="module")
+def store_and_model(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    from sigver.datasets.util import save_dataset
+    from sigver.featurelearning.models import SigNet_thin, save_model_file
+
+    folder = tmp_path_factory.mktemp("end_to_end")
+    rng = np.random.RandomState(0)
+    n_users, per_user = 10, 9  # 6 genuine + 3 skilled each
+    y = np.repeat(np.arange(n_users), per_user)
+    yforg = np.tile(np.r_[np.zeros(6, int), np.ones(3, int)], n_users)
+    # each writer's strokes: a user-specific ink pattern, randomly thinned per sample
+    base = rng.rand(n_users, 1, 170, 242) < 0.08
+    x = (base[y] & (rng.rand(len(y), 1, 170, 242) < 0.8)).astype(np.uint8) * 255
+    save_dataset(folder / "store.npz", x, y, yforg, list(range(n_users)),
+                 [f"u{u}_{i}" for u, i in zip(y, range(len(y)), strict=True)])
+    torch.manual_seed(0)
+    save_model_file(folder / "model.pth", SigNet_thin().eval())
+    return folder
+
+
+@pytest.mark.parametrize(("module", "extra"), [
+    ("sigver.wd.test", ["--forg-from-dev", "3", "--forg-from-exp", "0"]),
+    ("sigver.wi.test", ["--gen-for-ref", "3", "--fusion", "max"]),
+])
+def test_store_model_to_results_with_published_flags(store_and_model, module, extra):
+    folder = store_and_model
+    save = folder / f"{module}.pickle"
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--model-path", str(folder / "model.pth"),
+         "--data-path", str(folder / "store.npz"), "--save-path", str(save),
+         "--input-size", "150", "220", "--exp-users", "0", "5", "--dev-users", "5", "10",
+         "--gen-for-train", "3", "--gen-for-test", "3", "--svm-type", "rbf", "--svm-c", "1",
+         "--svm-gamma", str(2 ** -11), "--thr", "0", "--gpu-idx", "0", "--batch-size", "16",
+         "--folds", "2", *extra],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    _assert_pickle_and_json_agree(save, n_users=5)
 
 
 def test_bad_input_gives_one_line_errors(feature_file, tmp_path, capsys):

@@ -26,7 +26,7 @@ def test_distance_ordering_holds_for_ninety_percent_of_fifty_writers():
 def test_forger_skill_moves_forgeries_towards_the_genuine_signatures():
     distances = {}
     for skill in (0.0, 1.0):
-        data = synthesize(6, 3, 3, seed=4, skill=skill, progress=False)
+        data = synthesize(5, 2, 2, seed=4, skill=skill, progress=False)
         distances[skill] = distance_report(data["x"], data["y"], data["yforg"])
     clumsy, expert = distances[0.0], distances[1.0]
     np.testing.assert_allclose(clumsy.genuine_genuine, expert.genuine_genuine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 
@@ -14,7 +15,7 @@ from sigver.datasets.util import save_dataset
 from sigver.errors import SigverError
 from sigver.featurelearning import contrastive_train
 from sigver.featurelearning.models import load_model_parts
-from sigver.featurelearning.train import TrainConfig, train
+from sigver.featurelearning.train import TrainConfig, build_parser, config_from_args, train
 
 
 def draw_store(path, n_users: int = 6, n_genuine: int = 5, n_forgeries: int = 1) -> None:
@@ -149,3 +150,28 @@ def test_contrastive_help_lists_every_flag_with_default(capsys) -> None:
                     "(default: 60)", "(default: [350, 881])", "(default: 42)",
                     "(default: multi)", "(default: 0.001)"):
         assert default in text, default
+
+
+@pytest.mark.parametrize("loss", [["--loss-type", "triplet", "--margin", "0.1"],
+                                  ["--loss-type", "ntxent", "--temperature", "0.01"]])
+def test_published_commands_parse_verbatim(loss) -> None:
+    argv = ["--dataset-path", "data.npz", "--users", "350", "881", "--epochs", "60",
+            "--logdir", "triplet_model", *loss]
+    args = build_parser(contrastive=True).parse_args(argv)
+    config = config_from_args(args, contrastive=True)
+    config.validate()
+    assert (config.users, config.epochs, config.task, config.loss_type) == (
+        (350, 881), 60, "multi", loss[1])
+    assert (config.margin, config.temperature, config.batch_size) == (0.1, 0.01, None)
+    first = config_from_args(build_parser(contrastive=False).parse_args(
+        ["--dataset-path", "d.npz", "--logdir", "l", "--forg", "--lamb", "0.9",
+         "--loss-type", "L1"]), contrastive=False)
+    assert (first.task, first.forg, first.lamb, first.forg_loss) == ("signet", True, 0.9,
+                                                                      "eq3")
+
+
+def test_tensorboard_without_package_is_a_clear_error(store, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorboard" else object())
+    with pytest.raises(SigverError, match="pip install tensorboard"):
+        train(_config(store, tmp_path, tensorboard=str(tmp_path / "tb")))

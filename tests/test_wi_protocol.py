@@ -60,6 +60,10 @@ def test_classifier_batches_and_fusion():
     np.testing.assert_allclose(clf.fused_scores(questioned, references), pairs.max(axis=1))
     np.testing.assert_allclose(fuse(pairs, "median"), np.median(pairs, axis=1))
     assert set(clf.predict(queries)) <= {-1, 1}
+    claims = [(rng.normal(size=(n, 5)), rng.normal(size=(3, 5))) for n in (2, 1, 4, 3)]
+    many = clf.fused_scores_many(claims)  # 7-row blocks: claims share and span blocks
+    for (q, r), got in zip(claims, many, strict=True):
+        np.testing.assert_allclose(got, clf.fused_scores(q, r), atol=1e-12)
 
 
 def test_bad_input():

@@ -3,6 +3,9 @@ files start ``c-``, skilled forgeries ``cf`` (e.g. ``c-001-01.png``, ``cf-001-01
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 from sigver.datasets.base import DatasetReader, UserFiles, folder_id, user_folders, visible_files
 
 
@@ -15,12 +18,21 @@ class GPDSDataset(DatasetReader):
     genuine_per_user = 24
     skilled_per_user = 30
 
+    def __init__(self, path: str | os.PathLike, canvas_size: Sequence[int] | None = None
+                 ) -> None:
+        super().__init__(path, canvas_size)
+        self._names: dict[int | str, str] = {}
+
     def get_user_list(self) -> list[int | str]:
-        """Folder names of three digits, sorted."""
-        return [folder_id(p.name) for p in user_folders(self.path, r"\d{3}", "NNN")]
+        """Folder names of three (or more: large synthetic sets) digits, as ints, sorted."""
+        self._names = {folder_id(p.name): p.name
+                       for p in user_folders(self.path, r"\d{3,}", "NNN")}
+        return list(self._names)
 
     def user_files(self, user: int | str) -> UserFiles:
-        folder = self.path / (f"{user:03d}" if isinstance(user, int) else str(user))
+        if not self._names:
+            self.get_user_list()
+        folder = self.path / self._names.get(user, str(user))
         files = UserFiles()
         for file in visible_files(folder):
             if file.name.startswith("cf"):

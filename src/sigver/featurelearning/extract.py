@@ -24,6 +24,7 @@ from sigver.errors import SigverError
 from sigver.featurelearning.data import (
     center_crop_batch,
     check_crop,
+    fast_layout,
     resolve_device,
     to_network_input,
 )
@@ -88,7 +89,7 @@ def extract_features(model: nn.Module, x: np.ndarray, *, batch_size: int = 32,
         raise SigverError(f"--batch-size must be >= 1, got {batch_size}")
     check_crop(x.shape[-2:], input_size)
     device = resolve_device(device)
-    net = fold_batch_norm(model).to(device)
+    net = fast_layout(fold_batch_norm(model).to(device))
     n = x.shape[0]
     out: np.ndarray | None = None
     with torch.inference_mode(), tqdm(total=n, desc="extract", unit="img",

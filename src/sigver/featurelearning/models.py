@@ -265,9 +265,11 @@ def save_model_file(path: str | os.PathLike, model: nn.Module, clf: nn.Module | 
                     forg: nn.Module | None = None) -> None:
     """Write a model file in the published 3-tuple layout, atomically.
 
-    Tensors are moved to the CPU so the file loads anywhere.
+    Tensors are moved to the CPU, in the standard memory layout, so the file loads
+    anywhere.
     """
-    parts = tuple({key: value.detach().cpu() for key, value in module.state_dict().items()}
+    parts = tuple({key: value.detach().cpu().contiguous()
+                   for key, value in module.state_dict().items()}
                   if module is not None else {} for module in (model, clf, forg))
     with atomic_output(path) as tmp:
         torch.save(parts, tmp)

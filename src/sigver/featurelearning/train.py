@@ -43,6 +43,7 @@ from sigver.featurelearning.data import (
     center_crop_batch,
     check_crop,
     crop_at,
+    fast_layout,
     random_crop_offsets,
     resolve_device,
     to_network_input,
@@ -602,8 +603,10 @@ def _seed_everything(seed: int, device: torch.device) -> None:
 
 def _initial_model(config: TrainConfig, device: torch.device, path: str | None) -> nn.Module:
     if path is None:
-        return create_model(config.model or "signet").to(device)
-    return load_model_parts(path, config.model, device).model
+        model = create_model(config.model or "signet").to(device)
+    else:
+        model = load_model_parts(path, config.model, device).model
+    return fast_layout(model)
 
 
 def _evaluate_only(config: TrainConfig, device: torch.device) -> dict[str, float]:

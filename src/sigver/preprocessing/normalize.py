@@ -9,12 +9,15 @@ although everything outside the pasted signature box is 0 after inversion. Here 
 Gaussian filters run only on the region whose result can differ from the background (the
 ink bounding box plus the filter radius), with the same scipy routines and the same
 boundary modes, so every value they produce is bit-identical to filtering the whole image;
-the resampling then reads that result as the published code does. The step-by-step
+the anti-aliasing filter's second pass runs only on the rows the resampling reads; the
+resampling then reads that result as the published code does. No full-canvas uint8 or
+float image is built per call (one zero buffer per thread is reused). The step-by-step
 version lives in ``tests/reference_preprocessing.py`` and the tests check both agree.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -92,11 +95,11 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Rows and columns of the ink pixels, and the Otsu threshold of ``img``.
 
     Ink is where a Gaussian-blurred copy (sigma 2) is not above the threshold computed
-    on the original image. On a bilevel (binarised) scan Otsu's threshold is the ink
-    level itself, and a thin stroke blurs above it everywhere: the published code finds
-    no ink and crashes. Only in that case the ink test uses the midpoint between the
-    mean ink and paper levels instead (the threshold returned, used for background
-    removal, stays Otsu's).
+    on the original image. When that finds no ink although the image has real contrast
+    (typically a bilevel, binarised scan: Otsu's threshold is then the ink level itself,
+    and a thin stroke blurs above it everywhere), the published code crashes. Only in
+    that case the ink test uses the midpoint between the mean ink and paper levels
+    instead (the threshold returned, used for background removal, stays Otsu's).
 
     Raises
     ------
@@ -105,7 +108,8 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """
     img = _as_gray_uint8(img)
     threshold, midpoint = _ink_levels(img)
-    rows, cols = _blurred_not_above(img, threshold)
+    rows, cols = (_blurred_not_above(img, threshold) if _may_hold_ink(img, threshold)
+                  else (np.zeros(0, np.intp), np.zeros(0, np.intp)))
     if rows.size == 0:
         rows, cols = _blurred_not_above(img, midpoint)
     if rows.size == 0:
@@ -113,13 +117,26 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return rows, cols, threshold
 
 
+def _may_hold_ink(img: np.ndarray, threshold: float) -> bool:
+    """False when the published ink test surely finds nothing (cheap test, bilevel only).
+
+    On a two-level image the dark level is Otsu's threshold, and a pixel's blurred value
+    stays at or below it only if every pixel under the filter's square support is dark
+    (the two levels differ by at least ``MIN_INK_CONTRAST``).
+    """
+    low, high = int(img.min()), int(img.max())
+    if np.count_nonzero((img != low) & (img != high)):
+        return True
+    size = 2 * int(TRUNCATE * INK_SIGMA + 0.5) + 1
+    return bool((ndi.maximum_filter(img, size=size, mode="nearest") <= threshold).any())
+
+
 def _blurred_not_above(img: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns where the blurred image (sigma 2, 'nearest' borders) <= level."""
     # A pixel farther than the filter radius from every pixel <= int(level) + 1 averages
     # values >= int(level) + 2, so its blurred value stays above ``level`` whatever the
-    # rounding: only those pixels' box, grown by the radius, can hold ink. Filtering that
-    # box grown by the radius once more gives the same values as filtering the whole
-    # image ('nearest' borders coincide where the box meets the image's).
+    # rounding: only pixels near those can hold ink, and elsewhere the sparse filter's
+    # upper bound (255) keeps them above ``level`` too.
     dark_rows, dark_cols = _nonzero_span(img <= int(level) + 1)
     radius = int(TRUNCATE * INK_SIGMA + 0.5)
     inner = _grow(dark_rows, dark_cols, radius, img.shape)
@@ -261,6 +278,7 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     """
     target, wide = _target_shape(shape, size)
     factors = np.divide(shape, target)
+    zoom = [1 / f for f in factors]
     sigma = np.maximum(0, (factors - 1) / 2)
     radius = tuple(int(TRUNCATE * s + 0.5) for s in sigma)
     r0, c0 = offset
@@ -268,13 +286,17 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     padded = np.zeros((span[0][1] - span[0][0], span[1][1] - span[1][0]), dtype=np.float64)
     padded[r0 - span[0][0]:r0 - span[0][0] + window.shape[0],
            c0 - span[1][0]:c0 - span[1][0] + window.shape[1]] = window
-    # Beyond the grown span the filtered canvas is exactly 0, and inside it the constant
-    # (0) border of the smaller array stands for the zeros around it on the canvas.
-    filtered = np.zeros(shape, dtype=np.float64)
-    filtered[_slices(span)] = ndi.gaussian_filter(padded, sigma, mode="grid-constant",
-                                                  cval=0.0, truncate=TRUNCATE)
-    out = ndi.zoom(filtered, [1 / f for f in factors], order=1, mode="grid-constant",
-                   cval=0.0, grid_mode=True)
+    rows = _rows_read_by_zoom(shape[0], target[0]) - span[0][0]
+    rows = rows[(rows >= 0) & (rows < padded.shape[0])]
+    filtered = _canvas_buffer(shape)
+    try:
+        # Beyond the grown span the filtered canvas is exactly 0, and inside it the
+        # constant (0) border of the smaller array stands for the zeros around it.
+        filtered[_slices(span)] = _gaussian_on_rows(padded, sigma, rows)
+        out = ndi.zoom(filtered, zoom, order=1, mode="grid-constant", cval=0.0,
+                       grid_mode=True)
+    finally:
+        filtered[_slices(span)] = 0.0
     _clip_like_skimage(out, window, shape)
     resized = out.astype(np.uint8)
     height, width = size
@@ -283,6 +305,48 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
         return resized[:, start:start + width]
     start = round((target[0] - height) / 2.0)
     return resized[start:start + height, :]
+
+
+def _rows_read_by_zoom(n_in: int, n_out: int) -> np.ndarray:
+    """Input rows an order-1, grid-mode ``ndi.zoom`` from ``n_in`` to ``n_out`` rows reads.
+
+    Output row o samples input coordinate (o + 0.5) * n_in / n_out - 0.5 and reads the two
+    rows around it; a tiny tolerance keeps the set a superset whatever the rounding.
+    """
+    coords = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    low = np.floor(coords - 1e-6).astype(np.int64)
+    high = np.floor(coords + 1e-6).astype(np.int64) + 1
+    rows = np.unique(np.concatenate([low, low + 1, high - 1, high]))
+    return rows[(rows >= 0) & (rows < n_in)]
+
+
+def _gaussian_on_rows(image: np.ndarray, sigma: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``ndi.gaussian_filter(image, sigma, mode="grid-constant")``, exact on ``rows`` only.
+
+    scipy filters axis 0 and then axis 1 with the same 1-D routine; the second pass works
+    row by row, so running it on the rows the resampling reads gives their exact values.
+    Other rows keep the first pass's values (the resampling never reads them).
+    """
+    out = image
+    if sigma[0] > 1e-15:
+        out = ndi.gaussian_filter1d(image, sigma[0], axis=0, mode="grid-constant", cval=0.0,
+                                    truncate=TRUNCATE)
+    if sigma[1] > 1e-15 and rows.size:
+        out[rows] = ndi.gaussian_filter1d(out[rows], sigma[1], axis=1, mode="grid-constant",
+                                          cval=0.0, truncate=TRUNCATE)
+    return out
+
+
+_buffers = threading.local()
+
+
+def _canvas_buffer(shape: tuple[int, int]) -> np.ndarray:
+    """A zero float64 array of ``shape``, reused by this thread (callers re-zero it)."""
+    cached = getattr(_buffers, "canvas", None)
+    if cached is None or cached.shape != tuple(shape):
+        cached = np.zeros(shape, dtype=np.float64)
+        _buffers.canvas = cached
+    return cached
 
 
 def _clip_like_skimage(out: np.ndarray, window: np.ndarray, shape: tuple[int, int]) -> None:

@@ -125,6 +125,8 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     """
     reader = make_reader(dataset, path, canvas_size, **reader_options)
     image_size = _pair(image_size, "--image-size")
+    if not Path(save_path).absolute().parent.is_dir():
+        raise SigverError(f"{save_path}: the output folder does not exist (--save-path)")
     all_users = reader.get_user_list()
     chosen = _select(all_users, users)
     items: list[tuple[Path, int, int]] = []

@@ -26,8 +26,9 @@ SEED = 1234
 FoldFunction = Callable[[FeatureTuple, FeatureTuple, np.random.RandomState], dict]
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of SPEC section 7 shared by both protocols, plus sigver's additions."""
+def add_feature_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where features come from (``load_feature_set``): a feature file, or a model and a
+    dataset store; shared with ``sigver wi fit``."""
     source = parser.add_argument_group("features (either --features-path, or "
                                        "--model-path with --data-path)")
     source.add_argument("--model-path", help="model file (extract features with it)")
@@ -38,6 +39,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("H", "W"), help="CNN input size (default 150 220)")
     source.add_argument("--gpu-idx", type=int, default=0, help="CUDA device for extraction")
     source.add_argument("--batch-size", type=int, default=32, help="extraction batch size")
+    source.add_argument("--trust-pickles", action="store_true",
+                        help="unpickle the store's user_mapping (published stores)")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of SPEC section 7 shared by both protocols, plus sigver's additions."""
+    add_feature_source_arguments(parser)
     parser.add_argument("--save-path", help="write the per-fold results here (pickle) "
                         "and as JSON beside it (same name, .json)")
     parser.add_argument("--exp-users", nargs=2, type=int, default=(0, 300),
@@ -84,7 +92,8 @@ def load_feature_set(args: argparse.Namespace) -> FeatureSet:
 
     device = f"cuda:{args.gpu_idx}" if torch.cuda.is_available() else "cpu"
     return extract_store(args.model_path, args.data_path, batch_size=args.batch_size,
-                         device=device, input_size=tuple(args.input_size))
+                         device=device, input_size=tuple(args.input_size),
+                         trusted=args.trust_pickles, progress=not args.quiet)
 
 
 def split_users(features: FeatureSet,

@@ -222,6 +222,8 @@ def generate_images(out_dir: str | os.PathLike, writers: int, genuine: int, skil
     ``out_dir/NNN/c-NNN-II.png`` are genuine signatures, ``out_dir/NNN/cf-NNN-II.png``
     skilled forgeries (NNN the writer, from 001; II the sample, from 01), plus
     ``synth.json`` with the parameters, counts and the canvas to preprocess them with.
+    An existing ``out_dir`` is replaced only if it is empty or an earlier output of this
+    function.
 
     Returns
     -------
@@ -231,6 +233,11 @@ def generate_images(out_dir: str | os.PathLike, writers: int, genuine: int, skil
     _check_counts(writers, genuine, skilled, seed, skill)
     digits = max(3, len(str(writers)))
     out_dir = Path(out_dir)
+    # The new folder replaces the old one as a whole: only ever replace our own output.
+    if out_dir.exists() and (not out_dir.is_dir() or (
+            any(out_dir.iterdir()) and not (out_dir / "synth.json").is_file())):
+        raise ValueError(f"{out_dir}: exists and is not an earlier 'sigver synth' output "
+                         "folder; choose a new --out")
     with atomic_output(out_dir, directory=True) as tmp:
         for w in range(writers):
             (tmp / f"{w + 1:0{digits}d}").mkdir()

@@ -152,7 +152,7 @@ def writer_style(rng: np.random.Generator) -> WriterStyle:
         capital = _capital(rng, x)
         word = [capital]
         x = capital[-1, 0]
-        n_letters = int(rng.integers(3, 8))
+        n_letters = int(rng.integers(2, 8))
         for i in range(n_letters):
             letter = rng.choice(_ALPHABET, p=_WEIGHTS)
             shapes = [np.array(s, dtype=float) for s in _LETTERS[letter]]
@@ -175,11 +175,11 @@ def writer_style(rng: np.random.Generator) -> WriterStyle:
     return WriterStyle(
         strokes=strokes,
         slant=rng.uniform(-0.25, 0.6),
-        xheight=rng.uniform(20.0, 44.0),
-        pen_radius=rng.uniform(0.9, 2.6),
-        ink_tone=rng.uniform(10.0, 95.0),
+        xheight=rng.uniform(24.0, 56.0),
+        pen_radius=rng.uniform(1.2, 3.0),
+        ink_tone=rng.uniform(20.0, 130.0),
         pressure_var=rng.uniform(0.05, 0.3),
-        drift=(rng.normal(0, 0.06), rng.uniform(0, 0.35), rng.uniform(4.0, 12.0)),
+        drift=(rng.normal(0, 0.04), rng.uniform(0, 0.35), rng.uniform(4.0, 12.0)),
     )
 
 
@@ -249,8 +249,8 @@ def forger(rng: np.random.Generator, skill: float) -> Forger:
         slant_bias=rng.normal(0, 0.1 + 0.2 * clumsy),
         x_scale=float(np.exp(rng.normal(0, 0.07 + 0.15 * clumsy))),
         y_scale=float(np.exp(rng.normal(0, 0.07 + 0.15 * clumsy))),
-        pen_radius=rng.uniform(0.9, 2.6),
-        ink_tone=rng.uniform(10.0, 95.0),
+        pen_radius=rng.uniform(1.2, 3.0),
+        ink_tone=rng.uniform(20.0, 130.0),
         tremor=rng.uniform(0.2, 0.6) + 0.8 * clumsy,
         hesitation=rng.uniform(0.5, 2.0) + 3.0 * clumsy,
         retouch=rng.uniform(0.1, 0.4) + 0.4 * clumsy,
@@ -375,7 +375,7 @@ def render(drawing: Drawing, rng: np.random.Generator) -> np.ndarray:
     low, high = pts.min(axis=0), pts.max(axis=0)
     extent = high - low + 2 * reach
     fit = min(1.0, (MAX_INK_BOX[1] - 4) / extent[0], (MAX_INK_BOX[0] - 4) / extent[1])
-    margins = rng.integers(15, 110, size=4)  # left, top, right, bottom
+    margins = rng.integers(5, 90, size=4)  # left, top, right, bottom
     offset = np.array([margins[0], margins[1]]) + reach
     placed = [InkStroke((s.points - low) * fit + offset, s.radius) for s in strokes]
     width = int(np.ceil((high - low)[0] * fit + 2 * reach)) + margins[0] + margins[2]

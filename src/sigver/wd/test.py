@@ -21,8 +21,9 @@ def build_parser(prog: str = "sigver wd") -> argparse.ArgumentParser:
                         help="random negatives per other exploitation user")
     parser.add_argument("--forg-from-dev", type=int, default=14,
                         help="random negatives per development user")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="parallel workers over users (0: all cores)")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="parallel workers over users (default 0: all cores; "
+                        "results do not depend on it)")
     return parser
 
 

@@ -18,14 +18,18 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+from joblib import parallel_config
+from sklearn import config_context
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sigver.errors import SigverError
-from sigver.parallel import parallel_map
+from sigver.parallel import parallel_map, resolve_workers
 from sigver.performance.metrics import compute_metrics
 from sigver.protocols.kernels import kernel_matrix, make_svc, squared_norms
 from sigver.protocols.splitting import (
+    ExploitationSplit,
     FeatureTuple,
     check_disjoint,
     draw_dev_genuines,
@@ -74,8 +78,10 @@ class _FoldPlan:
     exp_negatives: dict[int, np.ndarray]
 
 
-def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split, num_forg_from_exp: int,
-               num_forg_from_dev: int, rng: np.random.RandomState) -> _FoldPlan:
+def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split: ExploitationSplit,
+               num_forg_from_exp: int, num_forg_from_dev: int,
+               rng: np.random.RandomState) -> _FoldPlan:
+    """Draw the development negatives, then each user's exploitation negatives."""
     exp_x = exp_set[0]
     dev_rows = draw_dev_genuines(dev_set, num_forg_from_dev, rng, "--forg-from-dev") \
         if num_forg_from_dev > 0 else {}
@@ -125,36 +131,52 @@ def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
 def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
                dev_kernel: np.ndarray, svm_type: str, C: float,
                gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Fit the SVMs of a chunk of users on a precomputed kernel.
-
-    ``specs`` holds, per user, the pool rows of its own part of the training set
-    (exploitation negatives then positives) and the number of positives at its end.
-    The kernel buffer keeps the shared development block in its top-left corner; only
-    the user's rows and columns are rewritten, so no per-user copy of the big block is
-    made. Returns, per user, the support rows (pool indices), dual coefficients and
-    intercept.
-    """
+    """A worker's chunk of users: copy the shared block into its own kernel buffer once,
+    then ``_fit_users``."""
     n_dev = len(dev_kernel)
     size = n_dev + len(specs[0][0])
     buffer = np.empty((size, size), dtype=np.float64)
     buffer[:n_dev, :n_dev] = dev_kernel
-    dev_rows, dev_norms = scaled[:n_dev], squared_norms(scaled[:n_dev])
-    fitted = []
-    for own_rows, n_pos in specs:
-        own = scaled[own_rows]
-        kernel_matrix(own, dev_rows, svm_type, gamma, out=buffer[n_dev:, :n_dev],
-                      b_norms=dev_norms)
-        buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
-        kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
-        labels = -np.ones(size)
-        labels[size - n_pos:] = 1
-        svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
-                       precomputed=True)
+    return _fit_users(buffer, specs, scaled=scaled, svm_type=svm_type, C=C, gamma=gamma)
+
+
+def _fit_users(buffer: np.ndarray, specs: list[tuple[np.ndarray, int]], *,
+               scaled: np.ndarray, svm_type: str, C: float,
+               gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Fit the SVMs of several users on a precomputed kernel.
+
+    ``buffer`` holds the shared development block in its top-left corner; only each
+    user's rows and columns are rewritten, so the big block is never copied per user.
+    ``specs`` holds, per user, the pool rows of its own part of the training set
+    (exploitation negatives then positives) and the number of positives at its end.
+    Returns, per user, the support rows (pool indices), dual coefficients and intercept.
+    """
+    n_dev = len(buffer) - len(specs[0][0])
+    dev_norms = squared_norms(scaled[:n_dev])
+    return [_fit_user(buffer, scaled, dev_norms, own_rows, n_pos, svm_type, C, gamma)
+            for own_rows, n_pos in specs]
+
+
+def _fit_user(buffer: np.ndarray, scaled: np.ndarray, dev_norms: np.ndarray,
+              own_rows: np.ndarray, n_pos: int, svm_type: str, C: float,
+              gamma: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fill one user's rows and columns of the kernel buffer and fit its SVM."""
+    size = len(buffer)
+    n_dev = size - len(own_rows)
+    own = scaled[own_rows]
+    kernel_matrix(own, scaled[:n_dev], svm_type, gamma, out=buffer[n_dev:, :n_dev],
+                  b_norms=dev_norms)
+    buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
+    kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
+    labels = -np.ones(size)
+    labels[n_dev + len(own_rows) - n_pos:] = 1
+    svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
+                   precomputed=True)
+    # the buffer is finite by construction; sklearn's check would scan it for every user
+    with config_context(assume_finite=True):
         svc.fit(buffer, labels)
-        layout = np.concatenate([np.arange(n_dev), own_rows])
-        fitted.append((layout[svc.support_], svc.dual_coef_[0].copy(),
-                       float(svc.intercept_[0])))
-    return fitted
+    layout = np.concatenate([np.arange(n_dev), own_rows])
+    return layout[svc.support_], svc.dual_coef_[0].copy(), float(svc.intercept_[0])
 
 
 def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
@@ -184,14 +206,29 @@ def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma:
               jobs: int, progress: bool) -> dict[int, WDClassifier]:
     scale = _shared_scale(plan, users)
     scaled = plan.pool / scale
-    dev_kernel = kernel_matrix(scaled[:plan.n_dev], scaled[:plan.n_dev], svm_type, gamma)
+    dev = scaled[:plan.n_dev]
     specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
               len(plan.positives[u])) for u in users]
-    n_chunks = min(len(users), max(1, jobs) * 4) if jobs != 1 else 1
+    # one chunk per worker: each chunk copies the shared block into its own buffer once
+    n_chunks = min(len(users), resolve_workers(jobs))
     chunks = [specs[i::n_chunks] for i in range(n_chunks)]
-    fit = partial(_fit_chunk, scaled=scaled, dev_kernel=dev_kernel, svm_type=svm_type,
-                  C=C, gamma=gamma)
-    results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks", progress=progress)
+    options = {"scaled": scaled, "svm_type": svm_type, "C": C, "gamma": gamma}
+    if n_chunks == 1:  # in this process: compute the shared block right into the buffer
+        size = plan.n_dev + len(specs[0][0])
+        buffer = np.empty((size, size), dtype=np.float64)
+        kernel_matrix(dev, dev, svm_type, gamma, out=buffer[:plan.n_dev, :plan.n_dev])
+        fit = partial(_fit_users, buffer, **options)
+    else:
+        fit = partial(_fit_chunk, dev_kernel=kernel_matrix(dev, dev, svm_type, gamma),
+                      **options)
+    # Threads by default: libsvm and BLAS release the GIL, and threads share the fold's
+    # arrays without copying them to worker processes; a joblib backend chosen by the
+    # caller (dask, ray, loky) still takes precedence. Per-user matrix products are
+    # small: one BLAS thread each, the parallelism comes from the workers (threads
+    # fighting over the cores made them several times slower).
+    with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
+        results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks",
+                               progress=progress)
     classifiers = {}
     for chunk_index, chunk_result in enumerate(results):
         chunk_users = users[chunk_index::n_chunks]
@@ -258,9 +295,10 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
         classifiers = _fit_reference(plan, users, svm_type, C, gamma)
     else:
         classifiers = _fit_fast(plan, users, svm_type, C, gamma, jobs, progress)
-    predictions = score_users(
-        tests, exp_set[0],
-        lambda user, rows: classifiers[user].decision_function(rows))
+    with threadpool_limits(limits=1, user_api="blas"):  # small per-user products
+        predictions = score_users(
+            tests, exp_set[0],
+            lambda user, rows: classifiers[user].decision_function(rows))
     metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
                               predictions["skilledPreds"], global_threshold)
     return classifiers, {"all_metrics": metrics, "predictions": predictions}

@@ -12,6 +12,8 @@ vectors is one matrix product, instead of libsvm's pair-by-pair evaluation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
@@ -100,6 +102,35 @@ class DichotomyClassifier(ClassifierMixin, BaseEstimator):
     def fused_scores(self, questioned: np.ndarray, references: np.ndarray) -> np.ndarray:
         """One score per questioned signature: its pair scores fused over the references."""
         return fuse(self.pair_scores(questioned, references), self.fusion)
+
+    def fused_scores_many(self, claims: Sequence[tuple[np.ndarray, np.ndarray]]
+                          ) -> list[np.ndarray]:
+        """``fused_scores`` of many claims ``(questioned, references)`` at once.
+
+        The dissimilarity vectors of successive claims are stacked into blocks of about
+        ``batch_rows`` rows, so the kernel products stay large (efficient) even when each
+        claim has few pairs.
+        """
+        claims = [(np.asarray(q, dtype=np.float64), np.asarray(r, dtype=np.float64))
+                  for q, r in claims]
+        pair_counts = [len(q) * len(r) for q, r in claims]
+        results: list[np.ndarray] = []
+        start = 0
+        while start < len(claims):
+            stop, rows = start, 0
+            while stop < len(claims) and (rows == 0 or rows + pair_counts[stop]
+                                          <= self.batch_rows):
+                rows += pair_counts[stop]
+                stop += 1
+            diffs = np.concatenate([
+                dichotomy(q[:, None, :], r[None, :, :]).reshape(-1, q.shape[1])
+                for q, r in claims[start:stop]])
+            scores = np.split(self.decision_function(diffs),
+                              np.cumsum(pair_counts[start:stop])[:-1])
+            for (q, r), block in zip(claims[start:stop], scores, strict=True):
+                results.append(fuse(block.reshape(len(q), len(r)), self.fusion))
+            start = stop
+        return results
 
     def reference_fused_scores(self, questioned: np.ndarray,
                                references: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
-ACTIONS: dict[str, str] = {"test": "sigver.wi.test"}
+ACTIONS: dict[str, str] = {"test": "sigver.wi.test", "fit": "sigver.wi.fit"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

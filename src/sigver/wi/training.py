@@ -14,7 +14,9 @@ import numpy as np
 from sigver.errors import SigverError
 from sigver.performance.metrics import compute_metrics
 from sigver.protocols.splitting import (
+    ExploitationSplit,
     FeatureTuple,
+    UserTest,
     check_disjoint,
     draw_dev_genuines,
     draw_tests,
@@ -63,6 +65,24 @@ def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
     return diffs, labels
 
 
+def score_tests(classifier: DichotomyClassifier, tests: list[UserTest], exp_x: np.ndarray,
+                split: ExploitationSplit, method: str = "fast") -> dict:
+    """Fused scores of every user's test signatures against its references.
+
+    ``"fast"`` stacks all users' questioned x reference pairs into large kernel blocks;
+    ``"reference"`` makes one libsvm call per questioned signature.
+    """
+    if method == "fast":
+        claims = [(exp_x[np.concatenate([t.genuine, t.random, t.skilled])],
+                   exp_x[split.train[t.user]]) for t in tests]
+        fused = dict(zip([t.user for t in tests], classifier.fused_scores_many(claims),
+                         strict=True))
+        # score_users stacks the rows in the same order, so it only has to look them up
+        return score_users(tests, exp_x, lambda user, rows: fused[user])
+    return score_users(tests, exp_x, lambda user, rows: classifier.reference_fused_scores(
+        rows, exp_x[split.train[user]]))
+
+
 def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type: str,
                          C: float, gamma: float, num_gen_train: int, num_gen_ref: int,
                          num_gen_test: int, fusion: str, global_threshold: float = 0,
@@ -105,11 +125,7 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     diffs, labels = make_dichotomy_training_set(dev_set, num_gen_train, rng)
     tests = draw_tests(split, num_gen_test, rng)
     classifier = DichotomyClassifier(svm_type, C, gamma, fusion).fit(diffs, labels)
-    exp_x = exp_set[0]
-    score = (classifier.fused_scores if method == "fast"
-             else classifier.reference_fused_scores)
-    predictions = score_users(tests, exp_x,
-                              lambda user, rows: score(rows, exp_x[split.train[user]]))
+    predictions = score_tests(classifier, tests, exp_set[0], split, method)
     metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
                               predictions["skilledPreds"], global_threshold)
     return classifier, {"all_metrics": metrics, "predictions": predictions}

@@ -1,0 +1,111 @@
+"""Preprocessing throughput: the fast path against the step-by-step reference.
+
+    .venv/bin/python benchmarks/preprocess.py [--repeats 5] [--workers 1 2 4]
+
+Prints, per canvas (GPDS first), images/s of the reference (tests/reference_preprocessing.py)
+and of ``sigver.preprocessing.normalize`` in one process, both in wall time and in CPU time
+of this process (the steadier figure on a shared machine), their ratio, and the peak
+memory of one call; then the parallel throughput of ``parallel_map`` (as used by
+``process_dataset``) for each worker count. Inputs: the real scans of ../shared/golden.
+Fast and reference are measured interleaved in the same run; take the best of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sigver.parallel import parallel_map, resolve_workers
+from sigver.preprocessing.imageio import read_signature_image
+from sigver.preprocessing.normalize import preprocess_signature
+
+ROOT = Path(__file__).resolve().parents[1]
+CANVASES = {"GPDS": (952, 1360), "CEDAR": (730, 1042), "MCYT": (600, 850)}
+
+
+def load_reference():
+    """The step-by-step implementation kept in the tests."""
+    spec = importlib.util.spec_from_file_location(
+        "reference_preprocessing", ROOT / "tests" / "reference_preprocessing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.preprocess_signature
+
+
+def rates(fn, images, canvas):
+    """(images/s by wall clock, images/s by process CPU time) for one pass."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for img in images:
+        fn(img, canvas)
+    return (len(images) / (time.perf_counter() - wall),
+            len(images) / (time.process_time() - cpu))
+
+
+def peak_mib(fn, img, canvas):
+    tracemalloc.start()
+    fn(img, canvas)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def work(task):
+    img, canvas = task
+    return preprocess_signature(img, canvas)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared"),
+                        help="the shared folder holding golden/")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, nargs="+")
+    args = parser.parse_args()
+    scans = sorted((Path(args.shared) / "golden").glob("*.png"))
+    if not scans:
+        print(f"no scans under {args.shared}/golden", file=sys.stderr)
+        return 2
+    images = [read_signature_image(p) for p in scans]
+    reference = load_reference()
+    warnings.simplefilter("ignore", UserWarning)  # scans larger than the small canvases
+    print(f"{len(images)} real scans, {', '.join(f'{i.shape[0]}x{i.shape[1]}' for i in images)}")
+    print(f"{'canvas':<16} {'reference img/s':>17} {'fast img/s':>17} {'ratio':>12} "
+          f"{'peak MiB ref/fast':>18}")
+    for name, canvas in CANVASES.items():
+        for img in images:  # identical output, checked once per canvas
+            assert np.array_equal(reference(img, canvas), preprocess_signature(img, canvas))
+        best = {"ref": (0.0, 0.0), "fast": (0.0, 0.0)}
+        for _ in range(args.repeats):
+            for key, fn in (("ref", reference), ("fast", preprocess_signature)):
+                wall, cpu = rates(fn, images, canvas)
+                best[key] = (max(best[key][0], wall), max(best[key][1], cpu))
+        peaks = [peak_mib(fn, images[0], canvas) for fn in (reference, preprocess_signature)]
+        ref, fast = best["ref"], best["fast"]
+        print(f"{name + ' ' + 'x'.join(map(str, canvas)):<16} "
+              f"{ref[0]:7.1f} (cpu {ref[1]:5.1f}) {fast[0]:7.1f} (cpu {fast[1]:5.1f}) "
+              f"{fast[0] / ref[0]:5.2f} ({fast[1] / ref[1]:4.2f}) "
+              f"{peaks[0]:8.1f} / {peaks[1]:5.1f}")
+    cores = resolve_workers(None)
+    counts = args.workers or sorted({1, 2, cores})
+    tasks = [(img, CANVASES["GPDS"]) for img in images] * max(4, 2 * max(counts))
+    print(f"parallel at the GPDS canvas, {len(tasks)} images, {cores} cores available:")
+    base = None
+    for workers in counts:
+        parallel_map(work, tasks[:workers * 2], workers=workers, progress=False)  # start-up
+        start = time.perf_counter()
+        parallel_map(work, tasks, workers=workers, progress=False)
+        rate = len(tasks) / (time.perf_counter() - start)
+        base = base or rate
+        print(f"  workers {workers:>2}: {rate:7.1f} img/s  (x{rate / base:4.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

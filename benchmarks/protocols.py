@@ -1,0 +1,163 @@
+"""WD / WI protocols at GPDS shape: per-fold seconds, peak memory, ratio to the reference.
+
+Builds a GPDS-shaped synthetic feature set (300 exploitation + 581 development users,
+24 genuine + 30 skilled each, 2048-d, see ``sigver.synthetic.features``) and runs one fold
+with the published defaults (12 genuines to train / as references, 10 to test, 14
+negatives per development user, RBF C=1 gamma=2**-11).
+
+* WD: the fast path on every user; the straightforward reference (per-user
+  ``StandardScaler`` + ``SVC``) on ``--ref-users`` users from the same draws, its time
+  extrapolated per user to the whole fold, unless ``--full-reference`` runs it on all
+  users (then the EERs of both paths on the same draws are printed too).
+* WI: training is shared by both paths and timed once; scoring of every questioned x
+  reference pair is timed batched (fast) and, on ``--ref-users`` users, one libsvm call
+  per questioned signature (reference), with the largest score difference.
+
+Usage: ``.venv/bin/python benchmarks/protocols.py [--jobs 0] [--ref-users 12]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+
+from sigver.protocols.splitting import draw_tests, split_exploitation
+from sigver.protocols.testing import score_users
+from sigver.synthetic.features import make_features
+from sigver.wd import training as wd
+from sigver.wi import training as wi
+
+GAMMA = 2 ** -11
+
+
+def _sets(n_exp: int, n_dev: int, dim: int):
+    x, y, yforg = make_features(n_exp + n_dev, dim=dim, seed=0).as_tuple()
+    exp, dev = y < n_exp, y >= n_exp
+    return (x[exp], y[exp], yforg[exp]), (x[dev], y[dev], yforg[dev])
+
+
+def _subset(data, users):
+    keep = np.isin(data[1], users)
+    return tuple(a[keep] for a in data)
+
+
+class Timer:
+    """Wall time and numpy peak memory (tracemalloc) of a block."""
+
+    def __enter__(self):
+        tracemalloc.reset_peak()
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        self.peak_mb = tracemalloc.get_traced_memory()[1] / 2 ** 20
+
+
+def bench_wd(exp, dev, args) -> None:
+    users = np.unique(exp[1])
+    with Timer() as fast:
+        _, fast_res = wd.train_test_all_users(exp, dev, "rbf", 1, GAMMA, 12, 0, 14, 10, 0,
+                                              np.random.RandomState(1234), jobs=args.jobs,
+                                              progress=False)
+    print(f"WD fast:      {fast.seconds:8.1f} s per fold ({len(users)} users, jobs="
+          f"{args.jobs}), numpy peak {fast.peak_mb:.0f} MiB, "
+          f"EER {100 * fast_res['all_metrics']['EER']:.2f}%, "
+          f"EER user thr. {100 * fast_res['all_metrics']['EER_userthresholds']:.2f}%")
+    ref_users = users if args.full_reference else users[:args.ref_users]
+    # The reference sees the same draws: the same generator state, and its fold planned
+    # on all users, restricted to the timed ones only when fitting.
+    rng = np.random.RandomState(1234)
+    split = split_exploitation(exp, 12, 10, rng)
+    plan = wd._plan_fold(exp, dev, split, 0, 14, rng)
+    tests = draw_tests(split, 10, rng)
+    with Timer() as ref:
+        classifiers = wd._fit_reference(plan, [int(u) for u in ref_users], "rbf", 1, GAMMA)
+        chosen = [t for t in tests if t.user in classifiers]
+        ref_pred = score_users(chosen, exp[0],
+                               lambda u, rows: classifiers[u].decision_function(rows))
+    per_user = ref.seconds / len(ref_users)
+    print(f"WD reference: {per_user:8.2f} s per user on {len(ref_users)} users -> "
+          f"{per_user * len(users):.0f} s per fold"
+          f"{'' if args.full_reference else ' (extrapolated)'}, numpy peak "
+          f"{ref.peak_mb:.0f} MiB")
+    print(f"WD ratio:     {per_user * len(users) / fast.seconds:8.1f}x")
+    index = {int(u): i for i, u in enumerate(users)}
+    diffs = [np.abs(ref_pred[k][j] - fast_res["predictions"][k][index[t.user]]).max()
+             for k in ref_pred for j, t in enumerate(chosen)]
+    print(f"WD max |score fast - reference| on those users: {max(diffs):.4f}")
+    if args.full_reference:
+        from sigver.performance.metrics import compute_metrics
+
+        metrics = compute_metrics(ref_pred["genuinePreds"], ref_pred["randomPreds"],
+                                  ref_pred["skilledPreds"], 0)
+        for key in ("EER", "EER_userthresholds"):
+            print(f"WD {key}: reference {100 * metrics[key]:.3f}%, fast "
+                  f"{100 * fast_res['all_metrics'][key]:.3f}%, difference "
+                  f"{100 * abs(metrics[key] - fast_res['all_metrics'][key]):.3f} points")
+
+
+def bench_wi(exp, dev, args) -> None:
+    if args.wi_dev_users < len(np.unique(dev[1])):
+        dev = _subset(dev, np.unique(dev[1])[:args.wi_dev_users])
+        print(f"WI: training on the first {args.wi_dev_users} development users")
+    rng = np.random.RandomState(1234)
+    split = split_exploitation(exp, 12, 10, rng, train_flag="--gen-for-ref")
+    with Timer() as train:
+        diffs, labels = wi.make_dichotomy_training_set(dev, 12, rng)
+        clf = wi.DichotomyClassifier("rbf", 1, GAMMA, "max").fit(diffs, labels)
+    tests = draw_tests(split, 10, rng)
+    n_sv = len(clf.svm_.support_)
+    print(f"WI training:  {train.seconds:8.1f} s ({len(labels)} pairs, {n_sv} support "
+          f"vectors), numpy peak {train.peak_mb:.0f} MiB (shared by both paths)")
+    exp_x = exp[0]
+    with Timer() as fast:
+        fast_pred = wi.score_tests(clf, tests, exp_x, split, "fast")
+    n_queries = sum(len(t.genuine) + len(t.random) + len(t.skilled) for t in tests)
+    print(f"WI fast scoring:      {fast.seconds:8.2f} s per fold ({n_queries} questioned x "
+          f"12 references), numpy peak {fast.peak_mb:.0f} MiB")
+    chosen = tests[:args.ref_users]
+    with Timer() as ref:
+        ref_pred = wi.score_tests(clf, chosen, exp_x, split, "reference")
+    per_user = ref.seconds / len(chosen)
+    print(f"WI reference scoring: {per_user:8.2f} s per user on {len(chosen)} users -> "
+          f"{per_user * len(tests):.0f} s per fold (extrapolated)")
+    print(f"WI scoring ratio:     {per_user * len(tests) / fast.seconds:8.1f}x")
+    worst = max(np.abs(ref_pred[k][i] - fast_pred[k][i]).max()
+                for k in ref_pred for i in range(len(chosen)))
+    print(f"WI max |score fast - reference|: {worst:.2e}")
+    print(f"WI fold total (training + fast scoring): {train.seconds + fast.seconds:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--exp-users", type=int, default=300)
+    parser.add_argument("--dev-users", type=int, default=581)
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--jobs", type=int, default=0, help="WD workers (0: all cores)")
+    parser.add_argument("--ref-users", type=int, default=12,
+                        help="users the reference is timed on")
+    parser.add_argument("--full-reference", action="store_true",
+                        help="run the WD reference on every user (EER comparison)")
+    parser.add_argument("--wi-dev-users", type=int, default=581,
+                        help="development users of the WI training set")
+    parser.add_argument("--skip", choices=("wd", "wi"), action="append", default=[])
+    args = parser.parse_args()
+    tracemalloc.start()
+    with Timer() as build:
+        exp, dev = _sets(args.exp_users, args.dev_users, args.dim)
+    print(f"features: {len(exp[0]) + len(dev[0])} x {args.dim} in {build.seconds:.1f} s")
+    if "wd" not in args.skip:
+        bench_wd(exp, dev, args)
+    if "wi" not in args.skip:
+        bench_wi(exp, dev, args)
+    print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} "
+          "MiB")
+
+
+if __name__ == "__main__":
+    main()
