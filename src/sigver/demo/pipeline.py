@@ -5,8 +5,8 @@
 1. draw a synthetic dataset as scans in the ``gpds`` layout (exploitation writers for the
    evaluation, development writers for feature learning; genuine signatures and skilled
    forgeries) and preprocess it with ``process_dataset``, as a user does with real scans;
-2. train a multi-task SigNet (user classification, then triplet loss) on the
-   development writers;
+2. train a multi-task SigNet on the development writers: SigNet-F (users and
+   forgeries), then the triplet loss from its best weights;
 3. extract features once per model, for the trained model and for a randomly initialised
    one (the baseline that shows what learning bought);
 4. run the writer-dependent and writer-independent protocols from those feature files
@@ -43,6 +43,7 @@ from sigver.featurelearning.extract import extract_store
 from sigver.featurelearning.models import available_models, create_model, save_model_file
 from sigver.featurelearning.train import TrainConfig, train
 from sigver.features import save_features
+from sigver.io import atomic_output
 from sigver.preprocessing.process_dataset import process_dataset
 from sigver.protocols.plots import write_plots
 from sigver.protocols.results import METRICS, load_results_json, summarize
@@ -104,12 +105,11 @@ class DemoSettings:
 # thresholds 12.8 % vs 17.2 %), so the demo would not show what learning buys.
 FULL = DemoSettings(exp_writers=20, dev_writers=40, genuine=16, skilled=10, forger_skill=0.1,
                     model="signet_thin", first_epochs=3, triplet_epochs=1, lamb=0.5, lr=0.01,
-                    folds=3, gen_for_train=10,
-                    gen_for_test=6, gen_for_ref=10, forg_from_dev=10)
+                    folds=3, gen_for_train=10, gen_for_test=6, gen_for_ref=10,
+                    forg_from_dev=10)
 QUICK = DemoSettings(exp_writers=6, dev_writers=6, genuine=8, skilled=4, forger_skill=0.1,
                      model="signet_thin", first_epochs=1, triplet_epochs=1, lamb=0.5, lr=0.01,
-                     folds=2, gen_for_train=4,
-                     gen_for_test=3, gen_for_ref=4, forg_from_dev=4)
+                     folds=2, gen_for_train=4, gen_for_test=3, gen_for_ref=4, forg_from_dev=4)
 
 # Scalar metrics shown in the comparison table (key, label, shown in %).
 TABLE_METRICS = [(key, label, pct) for key, label, pct in METRICS if key != "global_threshold"]
@@ -152,7 +152,8 @@ def _quiet_call(main: Callable[[Sequence[str]], int], argv: list[str], log: Path
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         main(argv)
-    log.write_text(buffer.getvalue())
+    with atomic_output(log) as tmp:
+        tmp.write_text(buffer.getvalue())
 
 
 def protocol_arguments(settings: DemoSettings, protocol: str) -> list[str]:
