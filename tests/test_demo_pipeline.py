@@ -54,14 +54,15 @@ def test_quick_demo_files_are_consistent(quick_demo):
     out = quick_demo[0]
     s = QUICK
     writers = s.exp_writers + s.dev_writers
-    # The scans went through process_dataset: gpds layout, one folder per writer.
-    assert sorted(p.name for p in (out / "images").iterdir() if p.is_dir()) == [
-        f"{w:03d}" for w in range(1, writers + 1)]
+    # The scans went through process_dataset (gpds layout), then were deleted.
+    assert not (out / "images").exists()
     x, y, yforg, _, filenames = load_dataset(out / "data.npz")
     assert x.shape == (writers * (s.genuine + s.skilled), 1, 170, 242)
     assert np.bincount(y).tolist() == [s.genuine + s.skilled] * writers
     assert (yforg == 1).sum() == writers * s.skilled
-    assert all(name.startswith(("0", "1")) for name in filenames)
+    assert filenames[0] == "001/c-001-01.png"
+    assert sorted({name.split("/")[0] for name in filenames}) == [
+        f"{w:03d}" for w in range(1, writers + 1)]
     # One feature file per model, tied to the model file that produced it.
     for kind, model in (("trained", out / "model" / "model_best.pth"),
                         ("untrained", out / "untrained.pth")):
