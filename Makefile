@@ -17,21 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/python -m pytest
 
+# DEMO_FLAGS passes extra flags, e.g. make demo DEMO_FLAGS="--quick --out /tmp/demo"
 demo: $(STAMP)
-	@echo "The end-to-end demo has not landed yet; running the furthest path that exists:"
-	@echo "preprocessing the golden scans of ../shared into a dataset store (demo-out/)."
-	@mkdir -p demo-out
-	$(BIN)/python -c "import glob, numpy as np; \
-	from skimage.io import imread; \
-	from sigver.preprocessing.normalize import preprocess_signature; \
-	from sigver.datasets.util import save_dataset, load_dataset; \
-	files = sorted(glob.glob('../shared/golden/*.png')); \
-	x = np.stack([preprocess_signature(imread(f), (952, 1360), input_size=None)[None] for f in files]); \
-	save_dataset('demo-out/golden.npz', x, np.arange(len(files)), np.zeros(len(files), int), list(range(len(files))), files); \
-	print('wrote demo-out/golden.npz:', load_dataset('demo-out/golden.npz')[0].shape)"
+	$(BIN)/sigver demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

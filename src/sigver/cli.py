@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test); "
            "'sigver wi fit' trains one for 'sigver verify'"),
     "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
+    "demo": ("sigver.demo.pipeline", "run the whole pipeline on synthetic data, with a report"),
     "enroll": ("sigver.verification.enroll", "store a person's reference signatures (SQLite)"),
     "verify": ("sigver.verification.verify", "verify questioned signatures against a person"),
 }
