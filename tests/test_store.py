@@ -192,3 +192,15 @@ def test_load_in_fresh_interpreter_has_no_torch_import(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_outputs_get_umask_permissions(tmp_path):
+    import os
+    mask = os.umask(0o022)
+    try:
+        save_dataset(tmp_path / "d.npz", *make_store())
+        save_dataset(tmp_path / "folder", *make_store())
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "d.npz").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o755

@@ -18,13 +18,13 @@ from sigver.errors import SigverError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "preprocess": ("sigver.preprocessing.process_dataset",
                    "process a dataset folder into a dataset store"),
+    "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
     "train": ("sigver.featurelearning.contrastive_train",
               "learn SigNet features (first task, triplet / NT-Xent, multi-task)"),
     "extract": ("sigver.featurelearning.extract", "extract CNN features of a dataset store"),
     "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
     "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test); "
            "'sigver wi fit' trains one for 'sigver verify'"),
-    "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
     "demo": ("sigver.demo.pipeline", "run the whole pipeline on synthetic data, with a report"),
     "enroll": ("sigver.verification.enroll", "store a person's reference signatures (SQLite)"),
     "verify": ("sigver.verification.verify", "verify questioned signatures against a person"),

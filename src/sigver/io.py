@@ -37,6 +37,8 @@ def atomic_output(path: str | os.PathLike, directory: bool = False) -> Iterator[
         fd, name = tempfile.mkstemp(prefix=prefix, dir=parent)
         os.close(fd)
         tmp = Path(name)
+    # mkstemp / mkdtemp create owner-only entries; outputs get the usual umask permissions.
+    os.chmod(tmp, (0o777 if directory else 0o666) & ~_current_umask())
     try:
         yield tmp
         if directory:
@@ -49,6 +51,12 @@ def atomic_output(path: str | os.PathLike, directory: bool = False) -> Iterator[
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _replace_directory(tmp: Path, final: Path) -> None:
