@@ -100,7 +100,8 @@ def main() -> int:
               f"{peaks[0]:8.1f} / {peaks[1]:5.1f} {np.median(paired):17.2f}")
     cores = resolve_workers(None)
     counts = args.workers or sorted({1, 2, cores})
-    tasks = [(img, CANVASES["GPDS"]) for img in images] * max(4, 2 * max(counts))
+    # Enough images that the pool start-up and the first batches do not dominate.
+    tasks = [(img, CANVASES["GPDS"]) for img in images] * max(40, 20 * max(counts))
     print(f"parallel at the GPDS canvas, {len(tasks)} images, {cores} cores available:")
     base = None
     for workers in counts:
