@@ -42,7 +42,7 @@ from sigver.errors import SigverError
 from sigver.featurelearning.data import (
     center_crop_batch,
     check_crop,
-    crop_at,
+    crop_batch,
     fast_layout,
     random_crop_offsets,
     resolve_device,
@@ -216,9 +216,8 @@ class _PlannedBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         idx, offsets = self.plan[item]
-        images = torch.from_numpy(self.split.x[idx.numpy()])
-        return (crop_at(images, offsets, self.input_size), self.split.y[idx],
-                self.split.yforg[idx])
+        return (crop_batch(self.split.x, idx.numpy(), offsets, self.input_size),
+                self.split.y[idx], self.split.yforg[idx])
 
 
 def _iterate(dataset: _PlannedBatches, workers: int, pin: bool
@@ -432,8 +431,11 @@ class _Runner:
         config = self.config
         self.outdir.mkdir(parents=True, exist_ok=True)
         params = [p for m in (model, *task.heads.values()) for p in m.parameters()]
+        # The fused kernel does weight decay, momentum and the update in one pass over
+        # the weights: the unfused step reads SigNet's 18 M parameters five times.
         optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                    nesterov=True, weight_decay=config.weight_decay)
+                                    nesterov=True, weight_decay=config.weight_decay,
+                                    fused=True)
         step = max(1, config.epochs // config.lr_decay_times)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step, gamma=config.lr_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
