@@ -83,9 +83,16 @@ def to_network_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def fast_layout(module: torch.nn.Module) -> torch.nn.Module:
-    """Put a model's conv weights in channels-last layout (in place; returns it).
+    """Set a model up for fast execution (in place; returns it); values do not change.
 
-    oneDNN (CPU) and cuDNN with mixed precision run SigNet's convolutions faster in this
-    layout; the values, and the saved model files, do not change.
+    Conv weights go to the channels-last layout: oneDNN (CPU) and cuDNN with mixed
+    precision run SigNet's convolutions faster in it (on the CPU mostly the first layer,
+    whose single input channel the default layout handles 3x slower in training). ReLUs
+    overwrite their input, a batch-norm output that nothing else reads (batch-norm
+    backward uses its input), which saves one activation-sized allocation per block.
+    The saved model files do not change.
     """
+    for child in module.modules():
+        if isinstance(child, torch.nn.ReLU):
+            child.inplace = True
     return module.to(memory_format=torch.channels_last)
