@@ -67,26 +67,44 @@ class _SigNetBase(nn.Module):
         return self.fc_layers(x)
 
 
+def signet_conv_layers(widths: Mapping[str, int]) -> nn.Sequential:
+    """The conv stack of the SigNet family, output channels by block name.
+
+    conv1 (11 x 11, stride 4) and conv2 (5 x 5) are each followed by a 3 x 3 / 2 max
+    pool; the 3 x 3 blocks among conv3, conv4, conv5 present in ``widths`` follow, then
+    the last max pool. On a 150 x 220 input the output is ``widths["conv5"] x 3 x 5``.
+    """
+    layers = [("conv1", conv_bn_relu(1, widths["conv1"], 11, stride=4)),
+              ("maxpool1", nn.MaxPool2d(3, 2)),
+              ("conv2", conv_bn_relu(widths["conv1"], widths["conv2"], 5, pad=2)),
+              ("maxpool2", nn.MaxPool2d(3, 2))]
+    previous = widths["conv2"]
+    for name in ("conv3", "conv4", "conv5"):
+        if name in widths:
+            layers.append((name, conv_bn_relu(previous, widths[name], 3, pad=1)))
+            previous = widths[name]
+    layers.append(("maxpool3", nn.MaxPool2d(3, 2)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+def signet_fc_layers(in_features: int, widths: Mapping[str, int]) -> nn.Sequential:
+    """The fully connected blocks (``fc1``, ``fc2``, ...) in order, sizes by block name."""
+    layers = []
+    for name, width in widths.items():
+        layers.append((name, linear_bn_relu(in_features, width)))
+        in_features = width
+    return nn.Sequential(OrderedDict(layers))
+
+
 class SigNet(_SigNetBase):
     """SigNet of Hafemann et al. (2017): 5 conv + 2 fc blocks, 2048 features."""
 
     def __init__(self) -> None:
         super().__init__()
         self.feature_space_size = 2048
-        self.conv_layers = nn.Sequential(OrderedDict([
-            ("conv1", conv_bn_relu(1, 96, 11, stride=4)),
-            ("maxpool1", nn.MaxPool2d(3, 2)),
-            ("conv2", conv_bn_relu(96, 256, 5, pad=2)),
-            ("maxpool2", nn.MaxPool2d(3, 2)),
-            ("conv3", conv_bn_relu(256, 384, 3, pad=1)),
-            ("conv4", conv_bn_relu(384, 384, 3, pad=1)),
-            ("conv5", conv_bn_relu(384, 256, 3, pad=1)),
-            ("maxpool3", nn.MaxPool2d(3, 2)),
-        ]))
-        self.fc_layers = nn.Sequential(OrderedDict([
-            ("fc1", linear_bn_relu(256 * 3 * 5, 2048)),
-            ("fc2", linear_bn_relu(2048, 2048)),
-        ]))
+        self.conv_layers = signet_conv_layers(
+            {"conv1": 96, "conv2": 256, "conv3": 384, "conv4": 384, "conv5": 256})
+        self.fc_layers = signet_fc_layers(256 * 3 * 5, {"fc1": 2048, "fc2": 2048})
         self._init_weights()
 
 
@@ -96,20 +114,9 @@ class SigNet_thin(_SigNetBase):
     def __init__(self) -> None:
         super().__init__()
         self.feature_space_size = 1024
-        self.conv_layers = nn.Sequential(OrderedDict([
-            ("conv1", conv_bn_relu(1, 96, 11, stride=4)),
-            ("maxpool1", nn.MaxPool2d(3, 2)),
-            ("conv2", conv_bn_relu(96, 128, 5, pad=2)),
-            ("maxpool2", nn.MaxPool2d(3, 2)),
-            ("conv3", conv_bn_relu(128, 128, 3, pad=1)),
-            ("conv4", conv_bn_relu(128, 128, 3, pad=1)),
-            ("conv5", conv_bn_relu(128, 128, 3, pad=1)),
-            ("maxpool3", nn.MaxPool2d(3, 2)),
-        ]))
-        self.fc_layers = nn.Sequential(OrderedDict([
-            ("fc1", linear_bn_relu(128 * 3 * 5, 1024)),
-            ("fc2", linear_bn_relu(1024, 1024)),
-        ]))
+        self.conv_layers = signet_conv_layers(
+            {"conv1": 96, "conv2": 128, "conv3": 128, "conv4": 128, "conv5": 128})
+        self.fc_layers = signet_fc_layers(128 * 3 * 5, {"fc1": 1024, "fc2": 1024})
         self._init_weights()
 
 
@@ -119,18 +126,9 @@ class SigNet_smaller(_SigNetBase):
     def __init__(self) -> None:
         super().__init__()
         self.feature_space_size = 2048
-        self.conv_layers = nn.Sequential(OrderedDict([
-            ("conv1", conv_bn_relu(1, 96, 11, stride=4)),
-            ("maxpool1", nn.MaxPool2d(3, 2)),
-            ("conv2", conv_bn_relu(96, 256, 5, pad=2)),
-            ("maxpool2", nn.MaxPool2d(3, 2)),
-            ("conv3", conv_bn_relu(256, 384, 3, pad=1)),
-            ("conv5", conv_bn_relu(384, 256, 3, pad=1)),
-            ("maxpool3", nn.MaxPool2d(3, 2)),
-        ]))
-        self.fc_layers = nn.Sequential(OrderedDict([
-            ("fc1", linear_bn_relu(256 * 3 * 5, 2048)),
-        ]))
+        self.conv_layers = signet_conv_layers(
+            {"conv1": 96, "conv2": 256, "conv3": 384, "conv5": 256})
+        self.fc_layers = signet_fc_layers(256 * 3 * 5, {"fc1": 2048})
         self._init_weights()
 
 
