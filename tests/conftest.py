@@ -1,5 +1,9 @@
-"""Shared test fixtures. Research data lives in ../shared beside the checkout; tests that
-need it skip cleanly when it is absent."""
+"""Shared test fixtures.
+
+The golden cases (computed with the published code) live in ``tests/golden`` so a fresh
+clone tests them. Research scans live in ``../shared/data`` beside the checkout; the few
+tests that read them skip cleanly when that folder is absent.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,20 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+TESTS = Path(__file__).resolve().parent
+GOLDEN = TESTS / "golden"
+SHARED_DATA = TESTS.parents[1] / "shared" / "data"
 
 
 @pytest.fixture
-def shared_dir() -> Path:
-    """The ../shared folder (golden cases, research data); skips the test when absent."""
-    if not (SHARED / "golden").is_dir():
-        pytest.skip("../shared is not present beside the checkout")
-    return SHARED
+def golden_dir() -> Path:
+    """The golden cases copied into the test tree (never skipped)."""
+    return GOLDEN
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (research scans); skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present beside the checkout")
+    return SHARED_DATA

@@ -3,7 +3,9 @@
 Keys: ``x`` (uint8, N x 1 x H x W, ink bright), ``y`` (user index), ``yforg`` (0 genuine,
 1 skilled, 2 simple forgery), ``user_mapping`` (user index -> the dataset's own id),
 ``filenames`` (source file of each image). A store may hold further plain arrays (e.g. the
-files skipped while processing); ``read_store`` returns them too.
+files skipped while processing); ``read_store`` returns them too. Stores written by sigver
+record their preprocessing settings (``sigver.settings``) as a JSON string under
+``preprocessing``; ``read_store_settings`` reads it back (None for published stores).
 
 Stores written here hold no pickled objects. Stores written by the published tooling keep
 ``user_mapping`` as a pickled dict: its plain arrays load without unpickling, and the
@@ -22,8 +24,10 @@ import numpy as np
 
 from sigver.errors import SigverError
 from sigver.io import atomic_output
+from sigver.settings import PreprocessingSettings
 
 STORE_KEYS = ("x", "y", "yforg", "user_mapping", "filenames")
+SETTINGS_KEY = "preprocessing"
 UserMapping = dict[int, Any]
 
 
@@ -151,7 +155,7 @@ def _plain(value: Any) -> Any:
 
 def save_dataset(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, yforg: np.ndarray,
                  user_mapping: Mapping[int, Any] | Sequence[Any], filenames: Sequence[str],
-                 **extra: np.ndarray) -> None:
+                 settings: PreprocessingSettings | None = None, **extra: np.ndarray) -> None:
     """Write a dataset store atomically, without pickled objects.
 
     Parameters
@@ -162,6 +166,9 @@ def save_dataset(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, yforg: n
     x, y, yforg, user_mapping, filenames
         As described in the module docstring. ``user_mapping`` may be a dict
         ``{index: id}`` with indices 0..U-1, or a sequence of ids in index order.
+    settings
+        The preprocessing settings the images were prepared with (recorded under
+        ``preprocessing`` so later stages can take them from the store).
     extra
         Further plain (non-object) arrays to keep in the store.
     """
@@ -173,6 +180,8 @@ def save_dataset(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, yforg: n
         if key in arrays:
             raise ValueError(f"extra array name '{key}' clashes with a standard key")
         arrays[key] = np.asarray(value)
+    if settings is not None:
+        arrays[SETTINGS_KEY] = np.asarray(settings.to_json())
     for key, value in arrays.items():
         if value.dtype == object:
             raise ValueError(f"'{key}' has dtype object; a store holds plain arrays only")
@@ -184,6 +193,33 @@ def save_dataset(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, yforg: n
         with atomic_output(path, directory=True) as tmp:
             for key, value in arrays.items():
                 np.save(tmp / f"{key}.npy", value, allow_pickle=False)
+
+
+def read_store_settings(path: str | os.PathLike) -> PreprocessingSettings | None:
+    """The preprocessing settings a store records, or None (e.g. a published store).
+
+    Only the small ``preprocessing`` entry is read, never the images.
+    """
+    path = Path(path)
+    if path.is_dir():
+        file = path / f"{SETTINGS_KEY}.npy"
+        if not file.is_file():
+            return None
+        try:
+            text = str(np.load(file, allow_pickle=False))
+        except (OSError, ValueError, EOFError) as exc:
+            raise SigverError(f"{file}: not a readable .npy array ({exc})") from None
+        return PreprocessingSettings.from_json(text, source=path)
+    if not path.is_file():
+        raise SigverError(f"{path}: dataset store not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if SETTINGS_KEY not in data.files:
+                return None
+            text = str(data[SETTINGS_KEY])
+    except (OSError, ValueError, EOFError) as exc:
+        raise SigverError(f"{path}: not a readable .npz dataset store ({exc})") from None
+    return PreprocessingSettings.from_json(text, source=path)
 
 
 def _mapping_to_array(user_mapping: Mapping[int, Any] | Sequence[Any]) -> np.ndarray:

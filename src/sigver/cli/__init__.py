@@ -1,7 +1,12 @@
-"""The ``sigver`` command: a thin dispatcher over each stage's own ``main``.
+"""The command-line layer: every argument parser of sigver lives in this package.
 
-Every subcommand is the same code as the published ``python -m sigver.<module>`` command;
-the table below only maps names to modules, so both spellings accept the same flags.
+``sigver SUBCOMMAND`` dispatches to ``sigver.cli.<module>.main``; the published module
+commands (``python -m sigver.wd.test``, ``python -m sigver.featurelearning.
+contrastive_train``, ...) are shims onto the same functions, so both spellings accept the
+same flags. Each command parses its flags, calls the library with Python keyword
+arguments, and turns the library's ``ParameterError`` (which names a Python parameter)
+into a message that names the flag (``sigver.cli.flags``). No library module imports
+this package.
 """
 
 from __future__ import annotations
@@ -16,18 +21,17 @@ from sigver.errors import SigverError
 
 # name -> (module with a ``main(argv)`` function, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "preprocess": ("sigver.preprocessing.process_dataset",
-                   "process a dataset folder into a dataset store"),
-    "synth": ("sigver.synthetic.synth", "draw a synthetic signature dataset (scans or store)"),
-    "train": ("sigver.featurelearning.contrastive_train",
+    "preprocess": ("sigver.cli.preprocess", "process a dataset folder into a dataset store"),
+    "synth": ("sigver.cli.synth", "draw a synthetic signature dataset (scans or store)"),
+    "train": ("sigver.cli.train",
               "learn SigNet features (first task, triplet / NT-Xent, multi-task)"),
-    "extract": ("sigver.featurelearning.extract", "extract CNN features of a dataset store"),
-    "wd": ("sigver.wd.test", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
-    "wi": ("sigver.wi.command", "writer-independent SVM over folds (python -m sigver.wi.test); "
+    "extract": ("sigver.cli.extract", "extract CNN features of a dataset store"),
+    "wd": ("sigver.cli.wd", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
+    "wi": ("sigver.cli.wi", "writer-independent SVM over folds (python -m sigver.wi.test); "
            "'sigver wi fit' trains one for 'sigver verify'"),
-    "demo": ("sigver.demo.pipeline", "run the whole pipeline on synthetic data, with a report"),
-    "enroll": ("sigver.verification.enroll", "store a person's reference signatures (SQLite)"),
-    "verify": ("sigver.verification.verify", "verify questioned signatures against a person"),
+    "demo": ("sigver.cli.demo", "run the whole pipeline on synthetic data, with a report"),
+    "enroll": ("sigver.cli.enroll", "store a person's reference signatures (SQLite)"),
+    "verify": ("sigver.cli.verify", "verify questioned signatures against a person"),
 }
 
 

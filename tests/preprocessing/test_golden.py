@@ -6,13 +6,9 @@ import numpy as np
 from sigver.preprocessing.normalize import preprocess_signature
 
 
-def golden_cases(shared):
-    return json.loads((shared / "golden" / "preprocessing.json").read_text())
-
-
-def test_every_golden_case_is_pixel_exact(shared_dir):
-    golden = shared_dir / "golden"
-    cases = golden_cases(shared_dir)
+def test_every_golden_case_is_pixel_exact(golden_dir):
+    golden = golden_dir
+    cases = json.loads((golden / "preprocessing.json").read_text())
     assert len(cases) >= 30
     for case in cases:
         img = np.load(golden / case["input"])

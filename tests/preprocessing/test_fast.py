@@ -68,8 +68,8 @@ def test_resize_equals_reference_on_sparse_and_dense_images(seed, fill):
     np.testing.assert_array_equal(resize_image(img, size), ref_resize_image(img, size))
 
 
-def test_real_scans_at_every_dataset_canvas(shared_dir):
-    for index, path in enumerate(sorted((shared_dir / "golden").glob("*.png.input.npy"))):
+def test_real_scans_at_every_dataset_canvas(golden_dir):
+    for index, path in enumerate(sorted(golden_dir.glob("*.png.input.npy"))):
         img = np.load(path)
         # The reference is slow on the huge GPDS-synthetic canvas: one scan is enough there.
         for canvas in DATASET_CANVASES if index == 0 else DATASET_CANVASES[2:]:

@@ -15,7 +15,7 @@ from sigver.featurelearning.extract import extract_features
 from sigver.featurelearning.models import SigNet, SigNet_thin, save_model_file
 from sigver.preprocessing.normalize import preprocess_signature
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "example.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "example.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -34,8 +34,8 @@ def _model_file(tmp_path, cls, seed=3):
     return path
 
 
-def test_example_matches_the_published_recipe(tmp_path, shared_dir):
-    image = shared_dir / "golden" / "some_signature.png"
+def test_example_matches_the_published_recipe(tmp_path, golden_dir):
+    image = golden_dir / "some_signature.png"
     model_path = _model_file(tmp_path, SigNet)
     out = tmp_path / "features.npy"
     result = _run(str(image), "--model-path", str(model_path), "--out", str(out))
@@ -57,15 +57,15 @@ def test_example_matches_the_published_recipe(tmp_path, shared_dir):
     np.testing.assert_allclose(features, batched, rtol=1e-4, atol=1e-4)
 
 
-def test_example_infers_the_architecture(tmp_path, shared_dir):
-    result = _run(str(shared_dir / "golden" / "a1.png"), "--model-path",
+def test_example_infers_the_architecture(tmp_path, golden_dir):
+    result = _run(str(golden_dir / "a1.png"), "--model-path",
                   str(_model_file(tmp_path, SigNet_thin)))
     assert result.returncode == 0, result.stderr
     assert "1024 features" in result.stdout
 
 
-def test_example_errors_are_one_line(tmp_path, shared_dir):
-    missing = _run(str(shared_dir / "golden" / "a1.png"), "--model-path",
+def test_example_errors_are_one_line(tmp_path, golden_dir):
+    missing = _run(str(golden_dir / "a1.png"), "--model-path",
                    str(tmp_path / "none.pth"))
     assert missing.returncode == 2
     assert missing.stderr.strip() == (f"sigver: error: --model-path {tmp_path / 'none.pth'}: "

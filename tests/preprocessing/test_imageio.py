@@ -87,8 +87,8 @@ def test_truncated_and_missing_files(tmp_path, gray):
         read_signature_image(tmp_path)
 
 
-def test_real_palette_scans_match_the_published_reader(shared_dir):
-    palette = [p for p in sorted((shared_dir / "data" / "bhsig260-sample").rglob("*.tif"))
+def test_real_palette_scans_match_the_published_reader(shared_data):
+    palette = [p for p in sorted((shared_data / "bhsig260-sample").rglob("*.tif"))
                if Image.open(p).mode == "P"]
     assert palette
     for path in palette:

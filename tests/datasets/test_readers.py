@@ -156,8 +156,8 @@ def count_sigcomp(root: Path) -> dict[int, tuple[int, int]]:
     return counts
 
 
-def test_sigcomp2011_dutch_with_the_folder_reader(shared_dir, tmp_path):
-    root = shared_dir / "data" / "sigcomp2011-dutch"
+def test_sigcomp2011_dutch_with_the_folder_reader(shared_data, tmp_path):
+    root = shared_data / "sigcomp2011-dutch"
     expected = count_sigcomp(root)
     reader = available_datasets["folder"](root)
     assert reader.get_user_list() == sorted(expected)
@@ -176,8 +176,8 @@ def test_sigcomp2011_dutch_with_the_folder_reader(shared_dir, tmp_path):
     assert store["canvas_size"].tolist() == [964, 1372]
 
 
-def test_bhsig260_sample_end_to_end(shared_dir, tmp_path):
-    root = shared_dir / "data" / "bhsig260-sample"
+def test_bhsig260_sample_end_to_end(shared_data, tmp_path):
+    root = shared_data / "bhsig260-sample"
     out = tmp_path / "bhsig"
     summary = process_dataset("bhsig260", root, out, workers=1, progress=False)
     x, y, yforg, mapping, filenames = load_dataset(out)

@@ -11,8 +11,8 @@ import pytest
 from sigver.performance.metrics import compute_metrics
 
 
-def test_golden_metrics_equal(shared_dir):
-    cases = json.loads((shared_dir / "golden" / "metrics.json").read_text())
+def test_golden_metrics_equal(golden_dir):
+    cases = json.loads((golden_dir / "metrics.json").read_text())
     assert cases
     for case in cases:
         got = compute_metrics(case["genuine"], case["random"], case["skilled"],

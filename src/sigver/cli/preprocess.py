@@ -1,0 +1,5 @@
+"""``sigver preprocess``: forwards to the command module being moved here."""
+
+from sigver.preprocessing.process_dataset import main
+
+__all__ = ["main"]

@@ -1,0 +1,5 @@
+"""``sigver synth``: forwards to the command module being moved here."""
+
+from sigver.synthetic.synth import main
+
+__all__ = ["main"]
