@@ -179,10 +179,31 @@ def test_subset_helpers():
         select_users((x, y, yforg), 5, 9, flag="--exp-users")
 
 
-def test_pickle_module_not_needed_for_our_files(tmp_path, monkeypatch):
-    save_dataset(tmp_path / "d.npz", *make_store())
-    monkeypatch.setattr(pickle, "loads", None)
-    load_dataset(tmp_path / "d.npz")
+@pytest.mark.parametrize("name", ["d.npz", "folder"])
+def test_our_files_load_with_unpickling_impossible(tmp_path, monkeypatch, name):
+    # numpy unpickles object arrays through pickle.load; make any such call fail loudly,
+    # so the test fails if a store we write ever needs unpickling.
+    def refuse(*args, **kwargs):
+        raise AssertionError("a store written by sigver was unpickled")
+
+    save_dataset(tmp_path / name, *make_store())
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    x, y, yforg, mapping, filenames = load_dataset(tmp_path / name, trusted=True)
+    assert mapping == {0: 100, 1: 101, 2: 102} and len(filenames) == len(x)
+
+
+def test_refusing_unpickling_is_noticed_for_a_legacy_file(tmp_path, monkeypatch):
+    # The guard of the test above is real: a published store does go through pickle.load.
+    path = tmp_path / "legacy.npz"
+    x, y, yforg, _, filenames = make_store()
+    np.savez(path, x=x, y=y, yforg=yforg, filenames=filenames,
+             user_mapping=np.array({0: "a", 1: "b", 2: "c"}, dtype=object))
+    calls = []
+    real = pickle.load
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: calls.append(1) or real(*a, **k))
+    load_dataset(path, trusted=True)
+    assert calls
 
 
 def test_load_in_fresh_interpreter_has_no_torch_import(tmp_path):

@@ -76,22 +76,23 @@ def test_table_row_width_is_checked():
         Report("x").table(["a", "b", "c"], [["1", "2"]])
 
 
-def test_stage_timer_records_in_order_and_skips_failed_stages():
+def test_stage_timer_records_in_order_and_skips_failed_stages(monkeypatch):
     messages: list[str] = []
+    ticks = iter([10.0, 10.5, 20.0, 30.0, 32.25])  # start/end of "one", "two", "three"
+    monkeypatch.setattr("sigver.demo.timer.time.perf_counter", lambda: next(ticks))
     timer = StageTimer(echo=messages.append)
     with timer.stage("one"):
-        sum(range(1000))
+        pass
     with pytest.raises(RuntimeError), timer.stage("two"):
         raise RuntimeError("boom")
     with timer.stage("three"):
         pass
-    assert [name for name, _ in timer.records] == ["one", "three"]
-    assert all(seconds >= 0 for _, seconds in timer.records)
-    assert timer.total == pytest.approx(sum(s for _, s in timer.records))
+    assert timer.records == [("one", 0.5), ("three", 2.25)]
+    assert timer.total == pytest.approx(2.75)
     header, rows = timer.table()
     assert header == ["stage", "seconds", "share"]
-    assert [row[0] for row in rows] == ["one", "three", "total"]
-    assert messages[0] == "[one] ..." and messages[1].startswith("[one] done in ")
+    assert rows == [["one", "0.5", "18 %"], ["three", "2.2", "82 %"], ["total", "2.8", "100 %"]]
+    assert messages[:2] == ["[one] ...", "[one] done in 0.5 s"]
     with pytest.raises(ValueError, match="already timed"), timer.stage("one"):
         pass
 
