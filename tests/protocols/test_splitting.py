@@ -36,7 +36,8 @@ def test_split_takes_first_and_last_of_a_shuffle_without_overlap():
 
 
 def test_too_few_genuines_names_the_parameters_user_and_numbers():
-    with pytest.raises(ParameterError, match=r"^num_gen_test=4: 5 \+ 4 = 9 .* user 0 has only 8"):
+    with pytest.raises(ParameterError,
+                       match=r"^num_gen_ref=5: with 4 test genuines, 9 .* user 0 has only 8"):
         split_exploitation(_set(), 5, 4, np.random.RandomState(0), train_param="num_gen_ref")
     with pytest.raises(ParameterError, match="^num_gen_ref=0: must be at least 1"):
         split_exploitation(_set(), 0, 4, np.random.RandomState(0), train_param="num_gen_ref")

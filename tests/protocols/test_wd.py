@@ -90,7 +90,7 @@ def test_bad_input_names_the_python_parameter():
     with pytest.raises(SigverError, match="exp_set and dev_set share 12 user"):
         train_test_all_users(exp, exp, "rbf", 1, 0.1, 12, 0, 5, 10)
     with pytest.raises(ParameterError,
-                       match=r"^num_gen_test=11: 12 \+ 11 = 23 .* user 0 has only 22"):
+                       match=r"^num_gen_train=12: with 11 test genuines, 23 .* user 0 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 5, 11)
     with pytest.raises(ParameterError, match="^num_forg_from_dev=23: .* user 12 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 23, 10)

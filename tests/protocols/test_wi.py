@@ -68,7 +68,8 @@ def test_classifier_batches_and_fusion():
 
 def test_bad_input_names_the_python_parameter():
     exp, dev = _sets()
-    with pytest.raises(ParameterError, match=r"^num_gen_test=6: 15 \+ 6 = 21 .* only 20"):
+    with pytest.raises(ParameterError,
+                       match=r"^num_gen_ref=15: with 6 test genuines, 21 .* only 20"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 8, 15, 6, "max")
     with pytest.raises(ParameterError, match="^num_gen_ref=0: must be at least 1"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 8, 0, 6, "max")

@@ -64,10 +64,9 @@ def split_exploitation(exp_set: FeatureTuple, num_train: int, num_test: int,
         genuine = genuine_indices(y, yforg, user)
         if len(genuine) < num_train + num_test:
             raise ParameterError(
-                "num_gen_test", num_test,
-                f"{num_train} + {num_test} = {num_train + num_test} genuine signatures "
-                f"needed per user (reference/training + test), but user {user} has only "
-                f"{len(genuine)}")
+                train_param, num_train,
+                f"with {num_test} test genuines, {num_train + num_test} genuine signatures "
+                f"are needed per user, but user {user} has only {len(genuine)}")
         rng.shuffle(genuine)
         split.train[int(user)] = genuine[:num_train]
         split.test[int(user)] = genuine[-num_test:]
