@@ -1,7 +1,8 @@
 """Typed results of a WD / WI protocol run (``sigver.wd.run``, ``sigver.wi.run``).
 
 A run holds its folds in order; each fold holds its metrics (SPEC section 9), the score
-of every test signature per exploitation user, and those users' ids.
+of every test signature per exploitation user, and those users' ids. Results holding
+arrays compare by identity; compare ``to_published()`` or the metrics instead.
 ``ProtocolResult.to_published()`` gives the published structure (the list of
 ``{'all_metrics': ..., 'predictions': ...}`` dicts that ``--save-path`` pickles), which
 the table, file and plot functions of ``sigver.protocols.results`` take.
@@ -71,7 +72,7 @@ class FoldMetrics:
         return values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Predictions:
     """Scores of a fold's test signatures: one array per exploitation user (same order
     as ``FoldResult.users``) for its genuine signatures, random and skilled forgeries."""
@@ -91,7 +92,7 @@ class Predictions:
         return {key: list(getattr(self, attr)) for attr, key in PUBLISHED_PREDICTIONS.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FoldResult:
     """One fold: metrics, scores, the exploitation users in score order, wall time and
     (when the run kept them) the fitted classifiers."""
@@ -108,7 +109,7 @@ class FoldResult:
                 "predictions": self.predictions.to_published()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProtocolResult:
     """A protocol run: its folds in order and the parameters it ran with.
 
