@@ -31,8 +31,8 @@ from sigver.datasets.util import get_subset, load_dataset, save_dataset
 from sigver.featurelearning.extract import extract_store
 from sigver.featurelearning.train import TrainConfig, train
 from sigver.preprocessing.process_dataset import process_dataset
+from sigver.verification.fit import fit_verifier
 from sigver.verification.persistence import save_verifier
-from sigver.wi.fit import fit_verifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sigcomp2011-dutch"
 IMAGE_SIZE = (170, 242)
@@ -105,7 +105,7 @@ def main() -> None:
 
     dev = extract_store(model, store, device="cpu", progress=False)
     verifier, calibration = fit_verifier(dev.as_tuple(), dev.model_sha256,
-                                         gen_for_ref=args.references, fusion=args.fusion,
+                                         num_gen_ref=args.references, fusion=args.fusion,
                                          seed=args.seed)
     classifier = args.work / "wi.skops"
     save_verifier(classifier, verifier)
