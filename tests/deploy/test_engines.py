@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-from onnx_helpers import random_model_file, tiny_onnx
 
+from onnx_helpers import random_model_file, tiny_onnx
 from sigver.deploy.engines import OnnxEngine, TorchEngine, center_crop, open_engine
 from sigver.deploy.export import export_onnx
 from sigver.deploy.metadata import ExportMetadata

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx_helpers import GOLDEN_CANVAS, golden_images, random_model_file
 
+from onnx_helpers import GOLDEN_CANVAS, golden_images, random_model_file
 from sigver.datasets.util import save_dataset
 from sigver.deploy.engines import OnnxEngine, TorchEngine, open_engine
 from sigver.deploy.export import export_onnx
@@ -76,7 +76,7 @@ def test_wd_and_wi_metrics_identical_on_the_same_folds(exports, store):
                 (("torch", TorchEngine(model, device="cpu")), ("onnx", OnnxEngine(result.path)))}
     metrics = {}
     for kind, x in features.items():
-        def sets(first_dev):
+        def sets(first_dev, x=x):
             exp, dev = y < first_dev, y >= first_dev
             return (x[exp], y[exp], yforg[exp]), (x[dev], y[dev], yforg[dev])
 
