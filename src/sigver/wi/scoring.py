@@ -4,7 +4,7 @@
 scales, the support vectors, their dual coefficients, the intercept, the kernel and its
 ``gamma``, the fusion rule) and computes the SVM's decision function from them. The
 scikit-learn estimator (``sigver.wi.classifier.DichotomyClassifier``) scores through it,
-and a classifier file loads into it without scikit-learn (``docs/verification.md``):
+and a classifier file loads into it without scikit-learn (``docs/deployment.md``):
 verification pays neither scikit-learn's nor skops's import time.
 
 The decision value of a dissimilarity vector ``d`` is
