@@ -1,7 +1,8 @@
 """Deployment figures: PyTorch float32 vs ONNX Runtime float32 and int8.
 
 1. Extraction throughput (images/s) of the same images, same batch size and the same
-   number of threads, each variant in its own process (peak RSS per process), the
+   number of threads, each variant in its own process (its peak RSS; the ONNX ones never
+   import torch), the
    variants alternating within each round so that every round is a paired comparison;
    the ratios to PyTorch are given per round and as the median.
 2. Model file sizes and the int8 features' distance to float32.
@@ -30,8 +31,20 @@ SCAN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "a1.png"
 CANVAS = (1000, 1500)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``, MB).
+
+    Not ``ru_maxrss``: Linux carries that across fork and exec, so a child spawned by a
+    large parent reports the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _torch_rate(path: str, x: np.ndarray, batch_size: int, threads: int
-                ) -> tuple[float, np.ndarray]:
+                ) -> tuple[float, np.ndarray, float]:
     import torch
 
     from sigver.deploy.engines import TorchEngine
@@ -42,11 +55,11 @@ def _torch_rate(path: str, x: np.ndarray, batch_size: int, threads: int
     engine.features(x[:batch_size], batch_size=batch_size)  # warm-up
     started = time.perf_counter()
     features = engine.features(x, batch_size=batch_size)
-    return n / (time.perf_counter() - started), features
+    return n / (time.perf_counter() - started), features, peak_rss_mb()
 
 
 def _onnx_rate(path: str, x: np.ndarray, batch_size: int, threads: int
-               ) -> tuple[float, np.ndarray]:
+               ) -> tuple[float, np.ndarray, float]:
     """The ONNX variants, in processes that never import torch (this module does not
     at import time), so their peak RSS is their own."""
     from sigver.deploy.engines import OnnxEngine
@@ -56,7 +69,7 @@ def _onnx_rate(path: str, x: np.ndarray, batch_size: int, threads: int
     engine.features(x[:batch_size], batch_size=batch_size)
     started = time.perf_counter()
     features = engine.features(x, batch_size=batch_size)
-    return n / (time.perf_counter() - started), features
+    return n / (time.perf_counter() - started), features, peak_rss_mb()
 
 
 COLD = """
@@ -150,8 +163,8 @@ def main() -> None:
     features: dict[str, np.ndarray] = {}
     for _ in range(args.rounds):
         for name, (fn, path) in variants.items():
-            (rate, feats), peak = run_isolated(fn, str(path), images, args.batch_size,
-                                               args.threads)
+            (rate, feats, peak), _ = run_isolated(fn, str(path), images, args.batch_size,
+                                                  args.threads)
             rates[name].append(rate)
             peaks[name] = max(peaks.get(name, 0.0), peak)
             features[name] = feats

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sigver.datasets.util import load_dataset
+from sigver.datasets.util import load_dataset, read_store_settings
 from sigver.deploy.engines import OnnxEngine, TorchEngine
 from sigver.deploy.export import export_onnx
 from sigver.wd.training import train_test_all_users
@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--calibration-images", type=int, default=256)
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--gen-for-train", type=int, default=12)
-    parser.add_argument("--gen-for-test", type=int, default=9)
+    parser.add_argument("--gen-for-test", type=int, default=8)
     parser.add_argument("--forg-from-dev", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1234)
     return parser.parse_args()
@@ -63,9 +63,11 @@ def main() -> None:
     exp = ~np.isin(y, dev_users)
     print(f"{model}: {len(np.unique(y[exp]))} exploitation writers, {len(dev_users)} "
           f"development writers, {len(x)} images")
-    fp32 = export_onnx(model, args.work / "model.onnx")
+    # the store's settings, where the model folder records none
+    settings = read_store_settings(args.work / "all.npz")
+    fp32 = export_onnx(model, args.work / "model.onnx", settings=settings)
     started = time.perf_counter()
-    int8 = export_onnx(model, args.work / "model.int8.onnx", int8=True,
+    int8 = export_onnx(model, args.work / "model.int8.onnx", settings=settings, int8=True,
                        calibration_data=args.work / "dev.npz",
                        calibration_images=args.calibration_images)
     print(f"int8 export (calibration on {int8.metadata.calibration['images']} development "
