@@ -75,7 +75,7 @@ def test_classifier_file_round_trip_and_determinism(dev_features, tmp_path):
     path = tmp_path / "wi.skops"
     save_verifier(path, verifier)
     loaded = load_verifier(path)
-    assert zipfile.is_zipfile(path)  # a skops archive, not a pickle
+    assert zipfile.is_zipfile(path)  # JSON and .npy arrays, not a pickle
     assert loaded.threshold == verifier.threshold and loaded.fusion == "mean"
     assert loaded.model_sha256 == dev_features.model_sha256 and loaded.feature_dim == DIM
     assert loaded.operating_point == verifier.operating_point
@@ -87,10 +87,10 @@ def test_classifier_file_round_trip_and_determinism(dev_features, tmp_path):
     np.testing.assert_allclose(fused, verifier.score(questioned, references)[0], atol=1e-12)
     np.testing.assert_allclose(fused, pair.mean(axis=1))
     assert pair.shape == (len(questioned), 4)
-    # libsvm's own decision values agree with the batched scoring
+    # libsvm's own decision values agree with the loaded numpy scoring
     diffs = np.abs(questioned[:, None] - references[None]).reshape(-1, DIM)
     np.testing.assert_allclose(pair.ravel(),
-                               loaded.classifier.reference_decision_function(diffs),
+                               verifier.classifier.reference_decision_function(diffs),
                                atol=1e-6)
     again, _ = fit(dev_features, fusion="mean")
     assert again.threshold == verifier.threshold

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sigver.cli.train",
               "learn SigNet features (first task, triplet / NT-Xent, multi-task)"),
     "extract": ("sigver.cli.extract", "extract CNN features of a dataset store"),
+    "export": ("sigver.cli.export", "export a model file to ONNX (float32 or int8)"),
     "wd": ("sigver.cli.wd", "writer-dependent SVMs over folds (python -m sigver.wd.test)"),
     "wi": ("sigver.cli.wi", "writer-independent SVM over folds (python -m sigver.wi.test); "
            "'sigver wi fit' trains one for 'sigver verify'"),

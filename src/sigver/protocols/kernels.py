@@ -7,8 +7,12 @@ precomputed kernel (training) or multiply them with the dual coefficients (scori
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.svm import SVC
+
+if TYPE_CHECKING:
+    from sklearn.svm import SVC
 
 # Rows of the left operand per block: bounds the temporary memory of one block to
 # block_rows x len(right) float64 values.
@@ -124,6 +128,9 @@ def _fill_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | Non
 def make_svc(svm_type: str, C: float, gamma: float, class_weight: dict | None = None,
              precomputed: bool = False) -> SVC:
     """The SVC of the protocols (RBF with C and gamma, or linear with C)."""
+    # imported here: scoring with kernel_matrix must not load scikit-learn
+    from sklearn.svm import SVC
+
     if svm_type not in SVM_TYPES:
         raise ValueError(f"svm_type must be 'rbf' or 'linear', got {svm_type!r}")
     if precomputed:

@@ -7,7 +7,9 @@ one questioned signature are fused over its references.
 
 Scoring is batched: the kernel between many dissimilarity vectors and the support
 vectors is one matrix product, instead of libsvm's pair-by-pair evaluation
-(``reference_decision_function`` keeps that straightforward path).
+(``reference_decision_function`` keeps that straightforward path). The scoring itself is
+numpy-only code in ``sigver.wi.scoring``, shared with classifier files loaded without
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -19,21 +21,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from sigver.protocols.kernels import kernel_matrix, make_svc, squared_norms
+from sigver.protocols.kernels import make_svc
+from sigver.wi.scoring import FUSIONS, DichotomyScorer, dichotomy, fuse
 
-FUSIONS = {"max": np.max, "min": np.min, "mean": np.mean, "median": np.median}
-
-
-def dichotomy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The dichotomy transform ``|a - b|`` (row-wise, broadcasting)."""
-    return np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
-
-
-def fuse(scores: np.ndarray, fusion: str) -> np.ndarray:
-    """Fuse a (questioned x references) score matrix into one score per questioned row."""
-    if fusion not in FUSIONS:
-        raise ValueError(f"fusion must be one of {sorted(FUSIONS)}, got {fusion!r}")
-    return FUSIONS[fusion](scores, axis=1)
+__all__ = ["FUSIONS", "DichotomyClassifier", "dichotomy", "fuse"]
 
 
 class DichotomyClassifier(ClassifierMixin, BaseEstimator):
@@ -68,22 +59,19 @@ class DichotomyClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.svm_.classes_
         return self
 
+    def to_scorer(self) -> DichotomyScorer:
+        """The fitted arrays as a numpy-only ``DichotomyScorer`` (what classifier files
+        hold, and what every scoring method here computes with)."""
+        check_is_fitted(self, "svm_")
+        return DichotomyScorer(
+            scale=self.scaler_.scale_, support_vectors=self.svm_.support_vectors_,
+            dual_coef=self.svm_.dual_coef_[0], intercept=self.svm_.intercept_[0],
+            kernel=self.svm_type, gamma=self.gamma, fusion=self.fusion,
+            batch_rows=self.batch_rows)
+
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """SVM decision values of dissimilarity vectors (batched kernel products)."""
-        check_is_fitted(self, "svm_")
-        norms = squared_norms(self.svm_.support_vectors_)
-        X = np.asarray(X, dtype=np.float64)
-        out = np.empty(len(X))
-        for start in range(0, len(X), self.batch_rows):
-            rows = X[start:start + self.batch_rows] / self.scaler_.scale_
-            out[start:start + len(rows)] = self._scaled_decision(rows, norms)
-        return out
-
-    def _scaled_decision(self, rows: np.ndarray, support_norms: np.ndarray) -> np.ndarray:
-        """Decision values of already scaled dissimilarity vectors, one kernel block."""
-        k = kernel_matrix(rows, self.svm_.support_vectors_, self.svm_type, self.gamma,
-                          b_norms=support_norms)
-        return k @ self.svm_.dual_coef_[0] + self.svm_.intercept_[0]
+        return self.to_scorer().decision_function(X)
 
     def reference_decision_function(self, X: np.ndarray) -> np.ndarray:
         """The same values through libsvm (``SVC.decision_function``), pair by pair."""
@@ -96,52 +84,17 @@ class DichotomyClassifier(ClassifierMixin, BaseEstimator):
 
     def pair_scores(self, questioned: np.ndarray, references: np.ndarray) -> np.ndarray:
         """Scores of every questioned x reference pair, shape ``(Q, R)``."""
-        questioned = np.asarray(questioned, dtype=np.float64)
-        references = np.asarray(references, dtype=np.float64)
-        diffs = dichotomy(questioned[:, None, :], references[None, :, :])
-        scores = self.decision_function(diffs.reshape(-1, questioned.shape[1]))
-        return scores.reshape(len(questioned), len(references))
+        return self.to_scorer().pair_scores(questioned, references)
 
     def fused_scores(self, questioned: np.ndarray, references: np.ndarray) -> np.ndarray:
         """One score per questioned signature: its pair scores fused over the references."""
-        return fuse(self.pair_scores(questioned, references), self.fusion)
+        return self.to_scorer().fused_scores(questioned, references)
 
     def fused_scores_many(self, claims: Sequence[tuple[np.ndarray, np.ndarray]]
                           ) -> list[np.ndarray]:
-        """``fused_scores`` of many claims ``(questioned, references)`` at once.
-
-        The dissimilarity vectors of successive claims are written side by side into
-        one block of about ``batch_rows`` rows, so the kernel products stay large
-        (efficient) even when each claim has few pairs. The signatures are scaled
-        before the transform (``|q - r| / s = |q / s - r / s|`` for the positive scale
-        ``s``), so each signature is scaled once instead of each of its pairs.
-        """
-        check_is_fitted(self, "svm_")
-        scale = self.scaler_.scale_
-        claims = [(np.asarray(q, dtype=np.float64) / scale,
-                   np.asarray(r, dtype=np.float64) / scale) for q, r in claims]
-        pair_counts = [len(q) * len(r) for q, r in claims]
-        norms = squared_norms(self.svm_.support_vectors_)
-        block = np.empty((max([self.batch_rows, *pair_counts]), len(scale)))
-        results: list[np.ndarray] = []
-        start = 0
-        while start < len(claims):
-            stop, rows = start, 0
-            while stop < len(claims) and (rows == 0 or rows + pair_counts[stop]
-                                          <= self.batch_rows):
-                view = block[rows:rows + pair_counts[stop]].reshape(
-                    len(claims[stop][0]), len(claims[stop][1]), -1)
-                q, r = claims[stop]
-                np.subtract(q[:, None, :], r[None, :, :], out=view)
-                np.abs(view, out=view)
-                rows += pair_counts[stop]
-                stop += 1
-            scores = np.split(self._scaled_decision(block[:rows], norms),
-                              np.cumsum(pair_counts[start:stop])[:-1])
-            for (q, r), part in zip(claims[start:stop], scores, strict=True):
-                results.append(fuse(part.reshape(len(q), len(r)), self.fusion))
-            start = stop
-        return results
+        """``fused_scores`` of many claims ``(questioned, references)`` at once (see
+        ``DichotomyScorer.fused_scores_many``)."""
+        return self.to_scorer().fused_scores_many(claims)
 
     def reference_fused_scores(self, questioned: np.ndarray,
                                references: np.ndarray) -> np.ndarray:
