@@ -106,7 +106,7 @@ def bench_wi(exp, dev, args) -> None:
         dev = _subset(dev, np.unique(dev[1])[:args.wi_dev_users])
         print(f"WI: training on the first {args.wi_dev_users} development users")
     rng = np.random.RandomState(1234)
-    split = split_exploitation(exp, 12, 10, rng, train_flag="--gen-for-ref")
+    split = split_exploitation(exp, 12, 10, rng, train_param="num_gen_ref")
     with Timer() as train:
         diffs, labels = wi.make_dichotomy_training_set(dev, 12, rng)
         clf = wi.DichotomyClassifier("rbf", 1, GAMMA, "max").fit(diffs, labels)

@@ -28,11 +28,11 @@ from sklearn.metrics import roc_auc_score
 import sigver
 from sigver.datasets.folder import FolderDataset, fit_canvas
 from sigver.datasets.util import get_subset, load_dataset, save_dataset
-from sigver.featurelearning import train as first_task
 from sigver.featurelearning.extract import extract_store
+from sigver.featurelearning.train import TrainConfig, train
 from sigver.preprocessing.process_dataset import process_dataset
+from sigver.verification.fit import fit_verifier
 from sigver.verification.persistence import save_verifier
-from sigver.wi.fit import fit_verifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sigcomp2011-dutch"
 IMAGE_SIZE = (170, 242)
@@ -98,16 +98,14 @@ def main() -> None:
 
     model = Path(args.model_path) if args.model_path else args.work / "model" / "model_best.pth"
     if not model.exists():
-        train_argv = ["--dataset-path", str(store), "--users", "0", str(len(writers)),
-                      "--logdir",
-                      str(model.parent), "--model", args.model, "--epochs",
-                      str(args.epochs), "--device", "cpu", "--no-progress"]
-        first_task.main(train_argv + (["--forg"] if args.forg else []))
+        train(TrainConfig(dataset_path=str(store), logdir=str(model.parent), task="signet",
+                          users=(0, len(writers)), model=args.model, epochs=args.epochs,
+                          forg=args.forg, device="cpu", progress=False))
     t = stage(f"model {model}", t)
 
     dev = extract_store(model, store, device="cpu", progress=False)
     verifier, calibration = fit_verifier(dev.as_tuple(), dev.model_sha256,
-                                         gen_for_ref=args.references, fusion=args.fusion,
+                                         num_gen_ref=args.references, fusion=args.fusion,
                                          seed=args.seed)
     classifier = args.work / "wi.skops"
     save_verifier(classifier, verifier)

@@ -75,3 +75,48 @@ def load_features(path: str | os.PathLike) -> FeatureSet:
             raise SigverError(f"{path}: '{key}' has shape {arrays[key].shape}, expected ({n},)")
     return FeatureSet(features=features, y=arrays["y"], yforg=arrays["yforg"],
                       filenames=arrays["filenames"], model_sha256=str(arrays["model_sha256"]))
+
+
+def feature_set_from(*, features_path: str | os.PathLike | None = None,
+                     model_path: str | os.PathLike | None = None,
+                     data_path: str | os.PathLike | None = None,
+                     input_size: tuple[int, int] = (150, 220), device: str = "auto",
+                     batch_size: int = 32, trusted: bool = False,
+                     progress: bool = True) -> FeatureSet:
+    """The features of an experiment: read from a feature file, or extracted from a
+    dataset store with a model file.
+
+    Parameters
+    ----------
+    features_path
+        A feature file (``save_features`` / ``sigver extract``). With ``model_path`` as
+        well, the file must have been extracted with that model (same SHA-256).
+    model_path, data_path
+        Without ``features_path``: the model file and the dataset store to extract
+        features from (needs torch).
+    input_size, device, batch_size, trusted, progress
+        Extraction settings (``sigver.featurelearning.extract.extract_store``); ``trusted``
+        allows unpickling the store's ``user_mapping``.
+    """
+    from sigver.errors import ParameterError
+    from sigver.io import file_sha256
+
+    if features_path is not None:
+        features = load_features(features_path)
+        if model_path is not None:
+            digest = file_sha256(model_path)
+            if digest != features.model_sha256:
+                raise ParameterError(
+                    "model_path", str(model_path),
+                    f"its SHA-256 is {digest[:12]}..., but the features in {features_path} "
+                    f"were extracted with model {features.model_sha256[:12]}...")
+        return features
+    if model_path is None or data_path is None:
+        raise ParameterError("features_path", None,
+                             "give a feature file, or a model file and a dataset store to "
+                             "extract features from")
+    # torch only when extracting
+    from sigver.featurelearning.extract import extract_store
+
+    return extract_store(model_path, data_path, batch_size=batch_size, device=device,
+                         input_size=tuple(input_size), trusted=trusted, progress=progress)

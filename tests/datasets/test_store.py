@@ -14,7 +14,7 @@ from sigver.datasets.util import (
     save_dataset,
     select_users,
 )
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 
 
 def make_store(n_users=3, per_user=4, h=10, w=12, seed=0):
@@ -175,8 +175,10 @@ def test_subset_helpers():
     assert (gf == 0).all() and len(gx) == 6
     ux, uy, uf = select_users((x, y, yforg), 0, 1)
     assert set(uy) == {0}
-    with pytest.raises(SigverError, match="--exp-users 5 9 selects no user.*0..2"):
-        select_users((x, y, yforg), 5, 9, flag="--exp-users")
+    with pytest.raises(ParameterError, match=r"exp_users=\(5, 9\): selects no user.*0..2"):
+        select_users((x, y, yforg), 5, 9, param="exp_users")
+    with pytest.raises(ParameterError, match=r"users=\(3, 3\): the end must be greater"):
+        select_users((x, y, yforg), 3, 3)
 
 
 @pytest.mark.parametrize("name", ["d.npz", "folder"])

@@ -1,49 +1,30 @@
-"""Training runs on a tiny drawn store: multi-task files, loss, determinism, resume."""
+"""Training runs on a tiny drawn store: multi-task files, loss, settings, determinism,
+resume, and evaluation of a model file."""
 
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import json
 
-import numpy as np
 import pytest
 import torch
-from skimage.draw import line_aa
 
-from sigver.datasets.util import save_dataset
-from sigver.errors import SigverError
-from sigver.featurelearning import contrastive_train
+from sigver.errors import ParameterError
 from sigver.featurelearning.models import load_model_parts
-from sigver.featurelearning.train import TrainConfig, build_parser, config_from_args, train
-
-
-def draw_store(path, n_users: int = 6, n_genuine: int = 5, n_forgeries: int = 1) -> None:
-    """Per-user stroke patterns (170 x 242, ink bright); forgeries distort the strokes."""
-    rng = np.random.RandomState(0)
-    images, users, forg = [], [], []
-    for user in range(n_users):
-        points = np.random.RandomState(100 + user).randint([20, 20], [150, 222], (6, 2))
-        for i in range(n_genuine + n_forgeries):
-            spread = 4 if i < n_genuine else 15
-            jittered = points + rng.randint(-spread, spread + 1, points.shape)
-            jittered = np.clip(jittered, 0, [169, 241])
-            img = np.zeros((170, 242), np.uint8)
-            for a, b in itertools.pairwise(jittered):
-                rr, cc, val = line_aa(a[0], a[1], b[0], b[1])
-                img[rr, cc] = np.maximum(img[rr, cc], (val * 255).astype(np.uint8))
-            images.append(img[None])
-            users.append(user)
-            forg.append(0 if i < n_genuine else 1)
-    save_dataset(path, np.stack(images), np.array(users), np.array(forg),
-                 list(range(n_users)), [f"img{i}.png" for i in range(len(users))])
+from sigver.featurelearning.train import (
+    EvaluationResult,
+    TrainConfig,
+    TrainResult,
+    evaluate,
+    train,
+)
+from sigver.settings import DefaultSettingsWarning, PreprocessingSettings, read_model_settings
+from training_helpers import TOY_SETTINGS, draw_store
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("store") / "toy.npz"
-    draw_store(path)
-    return path
+    return draw_store(tmp_path_factory.mktemp("store") / "toy.npz")
 
 
 def _config(store, logdir, **kw) -> TrainConfig:
@@ -53,16 +34,38 @@ def _config(store, logdir, **kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
+MULTI = {"forg": True, "lamb": 0.5}
+
+
 @pytest.fixture(scope="module")
 def multitask_run(store, tmp_path_factory):
     logdir = tmp_path_factory.mktemp("multi")
-    return logdir, train(_config(store, logdir, forg=True, lamb=0.5))
+    return logdir, train(_config(store, logdir, **MULTI))
 
 
+def _weights(path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)[0]
+
+
+class _StopRunError(Exception):
+    pass
+
+
+def _stop_at(task: str, epoch: int):
+    def callback(record) -> None:
+        if (record["task"], record["epoch"]) == (task, epoch):
+            raise _StopRunError
+    return callback
+
+
+@pytest.mark.slow
 def test_multitask_run_writes_files_and_learns(multitask_run) -> None:
     tmp_path, result = multitask_run
+    assert isinstance(result, TrainResult)
+    assert result.model_best == tmp_path / "model_best.pth"
     for name in ("model_best.pth", "model_last.pth", "checkpoint.pt", "history.json",
-                 "first_task/model_best.pth", "first_task/model_last.pth"):
+                 "preprocessing.json", "first_task/model_best.pth",
+                 "first_task/model_last.pth", "first_task/preprocessing.json"):
         assert (tmp_path / name).is_file(), name
     first = load_model_parts(tmp_path / "first_task" / "model_best.pth")
     assert first.classification_layer.out_features == 6
@@ -81,25 +84,20 @@ def test_multitask_run_writes_files_and_learns(multitask_run) -> None:
     assert 0 <= history[-1]["val_precision_at_1"] <= 1
 
 
-def _weights(path) -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=True)[0]
+@pytest.mark.slow
+def test_model_folders_record_the_store_settings(multitask_run) -> None:
+    tmp_path, result = multitask_run
+    assert read_model_settings(result.model_best) == TOY_SETTINGS
+    assert read_model_settings(tmp_path / "first_task" / "model_best.pth") == TOY_SETTINGS
 
 
-class _StopRunError(Exception):
-    pass
-
-
+@pytest.mark.slow
 def test_same_seed_same_weights_and_resume_matches(store, tmp_path) -> None:
     cfg = {"task": "single", "loss_type": "ntxent", "epochs": 2, "batch_size": 8,
            "users": (0, 4)}
     train(_config(store, tmp_path / "a", **cfg))
-
-    def stop_after_first(record) -> None:
-        if record["epoch"] == 1:
-            raise _StopRunError
-
     with pytest.raises(_StopRunError):
-        train(_config(store, tmp_path / "b", **cfg), on_epoch_end=stop_after_first)
+        train(_config(store, tmp_path / "b", **cfg), on_epoch_end=_stop_at("ntxent", 1))
     interrupted = _weights(tmp_path / "b" / "model_last.pth")
     train(_config(store, tmp_path / "b", resume=True, **cfg))
     full, resumed = _weights(tmp_path / "a" / "model_last.pth"), _weights(
@@ -109,69 +107,73 @@ def test_same_seed_same_weights_and_resume_matches(store, tmp_path) -> None:
         assert torch.equal(full[key], resumed[key]), key
     history = json.loads((tmp_path / "b" / "history.json").read_text())
     assert [r["epoch"] for r in history] == [1, 2]
-    with pytest.raises(SigverError, match="different settings .*lr"):
+    with pytest.raises(ParameterError, match="resume=True: .*checkpoint.pt was written "
+                                             "with different settings .*lr"):
         train(_config(store, tmp_path / "b", resume=True, lr=0.01, **cfg))
 
 
-def test_test_mode_evaluates_checkpoint(store, multitask_run, tmp_path) -> None:
+@pytest.mark.slow
+def test_resume_inside_the_second_task_of_a_multitask_run(store, multitask_run,
+                                                          tmp_path) -> None:
+    with pytest.raises(_StopRunError):
+        train(_config(store, tmp_path, **MULTI), on_epoch_end=_stop_at("triplet", 1))
+    result = train(_config(store, tmp_path, resume=True, **MULTI))
+    full_dir, full = multitask_run
+    for name in ("model_last.pth", "first_task/model_best.pth"):
+        expected, resumed = _weights(full_dir / name), _weights(tmp_path / name)
+        for key in expected:
+            assert torch.equal(expected[key], resumed[key]), (name, key)
+    assert [(r["task"], r["epoch"]) for r in result.history] == [
+        (r["task"], r["epoch"]) for r in full.history]
+
+
+@pytest.mark.slow
+def test_evaluate_returns_the_metrics_of_a_model_file(store, multitask_run,
+                                                      tmp_path) -> None:
     logdir, result = multitask_run
-    first = str(logdir / "first_task" / "model_best.pth")
-    metrics = train(_config(store, tmp_path, task="signet", forg=True, test=True,
-                            checkpoint=first))
+    first = logdir / "first_task" / "model_best.pth"
+    evaluation = evaluate(_config(store, tmp_path, task="signet", forg=True,
+                                  checkpoint=str(first)))
+    assert isinstance(evaluation, EvaluationResult)
     best = max(r["val_accuracy"] for r in result.history if r["task"] == "signet_f")
-    assert metrics == {"val_accuracy": pytest.approx(best)}
-    with pytest.raises(SigverError, match="6-user classification layer; --users selects 5"):
-        train(_config(store, tmp_path, task="signet", test=True, users=(0, 5),
-                      checkpoint=first))
+    assert evaluation.checkpoint == first
+    assert evaluation.metrics == {"val_accuracy": pytest.approx(best)}
+    last = evaluate(_config(store, tmp_path, task="single", checkpoint=str(result.model_last)))
+    assert last.metrics == {"val_precision_at_1": pytest.approx(
+        result.history[-1]["val_precision_at_1"])}
+    with pytest.raises(ParameterError, match=r"users=\(0, 5\): selects 5 users; .* has a "
+                                             "6-user classification layer"):
+        evaluate(_config(store, tmp_path, task="signet", users=(0, 5), checkpoint=str(first)))
+    with pytest.raises(ParameterError, match="checkpoint=None: give the model file"):
+        evaluate(_config(store, tmp_path))
 
 
-def test_too_few_users_is_a_clear_error(store, tmp_path) -> None:
-    with pytest.raises(SigverError, match="--users 0 1: training needs at least 2 users"):
+def test_a_published_store_gives_default_settings_with_a_warning(tmp_path) -> None:
+    store = draw_store(tmp_path / "published.npz", n_users=2, n_genuine=4, n_forgeries=0,
+                       settings=None)
+    with pytest.warns(DefaultSettingsWarning, match="records no preprocessing settings"):
+        result = train(_config(store, tmp_path / "out", task="signet", users=(0, 2),
+                               epochs=1, batch_size=4, input_size=(140, 200)))
+    assert read_model_settings(result.model_best) == PreprocessingSettings(
+        input_size=(140, 200))
+
+
+def test_user_selection_errors_name_the_field(store, tmp_path) -> None:
+    with pytest.raises(ParameterError, match=r"users=\(0, 1\): training needs at least 2 "
+                                             "users, found 1"):
         train(_config(store, tmp_path, users=(0, 1)))
-    with pytest.raises(SigverError, match="--users 50 60 selects no user"):
+    with pytest.raises(ParameterError, match=r"users=\(50, 60\): selects no user of .* "
+                                             r"\(users: 0\.\.5\)"):
         train(_config(store, tmp_path, users=(50, 60)))
-
-
-def test_contrastive_help_lists_every_flag_with_default(capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        contrastive_train.main(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    flags = ["--dataset-path", "--users", "--logdir", "--model", "--task", "--loss-type",
-             "--margin", "--temperature", "--forg-loss", "--batch-size", "--forg", "--lamb",
-             "--epochs", "--lr", "--lr-decay", "--lr-decay-times", "--momentum",
-             "--weight-decay", "--input-size", "--checkpoint", "--test", "--seed",
-             "--device", "--gpu-idx", "--no-amp", "--workers", "--tensorboard", "--resume",
-             "--visdomport"]
-    text = " ".join(out.split())
-    for flag in flags:
-        assert f"{flag} " in text or f"{flag}\n" in out, flag
-    for default in ("(default: 0.1)", "(default: 0.01)", "(default: triplet)",
-                    "(default: 60)", "(default: [350, 881])", "(default: 42)",
-                    "(default: multi)", "(default: 0.001)"):
-        assert default in text, default
-
-
-@pytest.mark.parametrize("loss", [["--loss-type", "triplet", "--margin", "0.1"],
-                                  ["--loss-type", "ntxent", "--temperature", "0.01"]])
-def test_published_commands_parse_verbatim(loss) -> None:
-    argv = ["--dataset-path", "data.npz", "--users", "350", "881", "--epochs", "60",
-            "--logdir", "triplet_model", *loss]
-    args = build_parser(contrastive=True).parse_args(argv)
-    config = config_from_args(args, contrastive=True)
-    config.validate()
-    assert (config.users, config.epochs, config.task, config.loss_type) == (
-        (350, 881), 60, "multi", loss[1])
-    assert (config.margin, config.temperature, config.batch_size) == (0.1, 0.01, None)
-    first = config_from_args(build_parser(contrastive=False).parse_args(
-        ["--dataset-path", "d.npz", "--logdir", "l", "--forg", "--lamb", "0.9",
-         "--loss-type", "L1"]), contrastive=False)
-    assert (first.task, first.forg, first.lamb, first.forg_loss) == ("signet", True, 0.9,
-                                                                      "eq3")
+    with pytest.raises(ParameterError, match=r"input_size=\(180, 220\): larger than the "
+                                             r"stored images \(170 x 242\)"):
+        train(_config(store, tmp_path, input_size=(180, 220)))
+    with pytest.raises(ParameterError, match="epochs=0: must be >= 1"):
+        train(_config(store, tmp_path, epochs=0))
 
 
 def test_tensorboard_without_package_is_a_clear_error(store, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tensorboard" else object())
-    with pytest.raises(SigverError, match="pip install tensorboard"):
+    with pytest.raises(ParameterError, match="tensorboard=.*pip install tensorboard"):
         train(_config(store, tmp_path, tensorboard=str(tmp_path / "tb")))

@@ -133,13 +133,13 @@ def test_bad_input_gives_one_line_errors(feature_file, tmp_path, capsys):
     model = tmp_path / "model.pth"
     model.write_bytes(b"not the model of these features")
     base = ["wd", "--features-path", str(feature_file), "--quiet"]
-    assert "not --model-path" in _error([*base, "--model-path", str(model),
-                                         "--exp-users", "0", "12", "--dev-users", "12", "30"],
-                                        capsys)
-    assert "--exp-users 100 200 selects no user" in _error(
+    assert f"--model-path {model}: its SHA-256 is" in _error(
+        [*base, "--model-path", str(model), "--exp-users", "0", "12", "--dev-users", "12",
+         "30"], capsys)
+    assert "--exp-users 100 200: selects no user" in _error(
         [*base, "--exp-users", "100", "200", "--dev-users", "12", "30"], capsys)
-    assert "overlap" in _error([*base, "--exp-users", "0", "20", "--dev-users", "12", "30"],
-                               capsys)
+    assert "--dev-users 12 30: overlaps the exploitation users 0 20" in _error(
+        [*base, "--exp-users", "0", "20", "--dev-users", "12", "30"], capsys)
     assert "--save-path" in _error([*base, "--exp-users", "0", "12", "--dev-users", "12",
                                     "30", "--save-path", str(tmp_path / "no" / "r.pkl")],
                                    capsys)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.svm import SVC
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 from sigver.protocols.kernels import kernel_matrix
 from sigver.synthetic.features import make_features
 from sigver.wd import training
@@ -80,13 +80,18 @@ def test_reference_classifiers_are_pipelines_with_class_weight():
     assert len(results["predictions"]["genuinePreds"]) == 12
 
 
-def test_bad_input_is_a_one_line_error():
+def test_bad_input_names_the_python_parameter():
     exp, dev = _sets(12, 20, dim=8)
-    with pytest.raises(SigverError, match="both 0"):
+    with pytest.raises(ParameterError, match="^num_forg_from_dev=0: no negatives"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 0, 10)
-    with pytest.raises(SigverError, match="overlap"):
+    with pytest.raises(ParameterError, match="^num_forg_from_exp=13: exceeds the 12 training"):
+        train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 13, 5, 10)
+    with pytest.raises(ParameterError, match="^svm_type='poly': choose one of rbf, linear"):
+        train_test_all_users(exp, dev, "poly", 1, 0.1, 12, 0, 5, 10)
+    with pytest.raises(SigverError, match="exp_set and dev_set share 12 user"):
         train_test_all_users(exp, exp, "rbf", 1, 0.1, 12, 0, 5, 10)
-    with pytest.raises(SigverError, match=r"12 \+ --gen-for-test 11 = 23 .* only 22"):
+    with pytest.raises(ParameterError,
+                       match=r"^num_gen_train=12: with 11 test genuines, 23 .* user 0 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 5, 11)
-    with pytest.raises(SigverError, match="--forg-from-dev 23 .* only 22"):
+    with pytest.raises(ParameterError, match="^num_forg_from_dev=23: .* user 12 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 23, 10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError
 from sigver.synthetic.features import make_features
 from sigver.wi.classifier import DichotomyClassifier, dichotomy, fuse
 from sigver.wi.training import make_dichotomy_training_set, train_test_all_users
@@ -66,11 +66,14 @@ def test_classifier_batches_and_fusion():
         np.testing.assert_allclose(got, clf.fused_scores(q, r), atol=1e-12)
 
 
-def test_bad_input():
+def test_bad_input_names_the_python_parameter():
     exp, dev = _sets()
-    with pytest.raises(SigverError, match=r"--gen-for-ref 15 \+ --gen-for-test 6 = 21 .* only 20"):
+    with pytest.raises(ParameterError,
+                       match=r"^num_gen_ref=15: with 6 test genuines, 21 .* only 20"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 8, 15, 6, "max")
-    with pytest.raises(SigverError, match="--gen-for-train 21 .* only 20"):
+    with pytest.raises(ParameterError, match="^num_gen_ref=0: must be at least 1"):
+        train_test_all_users(exp, dev, "rbf", 1, 0.1, 8, 0, 6, "max")
+    with pytest.raises(ParameterError, match="^num_gen_train=21: .* only 20"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 21, 8, 6, "max")
-    with pytest.raises(SigverError, match="--fusion"):
+    with pytest.raises(ParameterError, match="^fusion='sum': choose one of max, min"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 8, 8, 6, "sum")

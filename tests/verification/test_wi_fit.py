@@ -9,12 +9,12 @@ import pytest
 import skops.io as sio
 
 from sigver.cli import main as sigver_main
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 from sigver.features import save_features
 from sigver.synthetic.features import make_features
+from sigver.verification.fit import fit_verifier
 from sigver.verification.persistence import load_verifier, save_verifier
 from sigver.verification.threshold import choose_threshold, error_rates, threshold_at_far
-from sigver.wi.fit import fit_verifier
 
 DIM = 32
 
@@ -25,7 +25,7 @@ def dev_features():
 
 
 def fit(dev_features, **kwargs):
-    params = dict(gen_for_train=6, gen_for_ref=4, gamma=1 / DIM, calibration_folds=3)
+    params = dict(num_gen_train=6, num_gen_ref=4, gamma=1 / DIM, calibration_folds=3)
     params.update(kwargs)
     return fit_verifier(dev_features.as_tuple(), dev_features.model_sha256, **params)
 
@@ -60,7 +60,7 @@ def test_threshold_at_far_counts_exactly():
     assert np.mean(negatives >= threshold) == 0.2
     assert threshold_at_far(negatives, 0.0) > 1.0
     assert threshold_at_far(negatives, 1.0) == 0.1
-    with pytest.raises(SigverError, match="--target-far 1.5"):
+    with pytest.raises(ParameterError, match=r"^target_far=1.5: must be between 0 and 1"):
         threshold_at_far(negatives, 1.5)
     # without skilled forgeries the random forgeries are the negatives
     point = choose_threshold(np.array([0.9, 1.0]), np.empty(0), negatives, target_far=0.1)
@@ -79,7 +79,7 @@ def test_classifier_file_round_trip_and_determinism(dev_features, tmp_path):
     assert loaded.threshold == verifier.threshold and loaded.fusion == "mean"
     assert loaded.model_sha256 == dev_features.model_sha256 and loaded.feature_dim == DIM
     assert loaded.operating_point == verifier.operating_point
-    assert loaded.training["gen_for_ref"] == 4 and loaded.training["development_users"] == 18
+    assert loaded.training["num_gen_ref"] == 4 and loaded.training["development_users"] == 18
     x, y, yforg = make_features(n_users=2, n_genuine=10, n_skilled=6, dim=DIM,
                                 seed=9).as_tuple()
     references, questioned = x[(y == 0) & (yforg == 0)][:4], x[y == 0][4:]

@@ -1,5 +1,53 @@
-"""``sigver wd``: forwards to the command module being moved here."""
+"""``sigver wd`` / ``python -m sigver.wd.test``: the writer-dependent protocol over folds
+with the published flags and defaults (SPEC section 7), over ``sigver.wd.run``."""
 
-from sigver.wd.test import main
+from __future__ import annotations
 
-__all__ = ["main"]
+import argparse
+from collections.abc import Sequence
+
+from sigver.cli._protocol import (
+    HelpFormatter,
+    add_common_arguments,
+    common_kwargs,
+    run_protocol_command,
+)
+from sigver.errors import SigverError
+
+
+def build_parser(prog: str = "sigver wd") -> argparse.ArgumentParser:
+    """The WD command's parser."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Writer-dependent SVMs (one per user) over random folds.",
+        formatter_class=HelpFormatter)
+    add_common_arguments(parser)
+    parser.add_argument("--forg-from-exp", type=int, default=0,
+                        help="random negatives per other exploitation user")
+    parser.add_argument("--forg-from-dev", type=int, default=14,
+                        help="random negatives per development user")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="parallel workers over users (0: all cores; results do not "
+                             "depend on it)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "sigver wd") -> int:
+    """Run the WD protocol with the flags in ``argv``."""
+    from sigver.wd.protocol import run
+    from sigver.wd.training import check_parameters
+
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    kwargs = {**common_kwargs(args), "num_forg_from_exp": args.forg_from_exp,
+              "num_forg_from_dev": args.forg_from_dev, "jobs": args.jobs,
+              "progress": not args.quiet}
+
+    def check() -> None:
+        check_parameters(svm_type=args.svm_type, num_gen_train=args.gen_for_train,
+                         num_forg_from_exp=args.forg_from_exp,
+                         num_forg_from_dev=args.forg_from_dev, method=kwargs["method"])
+        if args.jobs < 0:
+            raise SigverError(f"--jobs {args.jobs}: must be >= 0 (0 = all cores)")
+
+    run_protocol_command(parser, args, "WD", run, check, kwargs)
+    return 0

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 from sigver.io import atomic_output
 from sigver.settings import PreprocessingSettings
 
@@ -248,17 +248,19 @@ def remove_forgeries(data: Sequence[np.ndarray], forg_idx: int = 2) -> tuple[np.
     return tuple(np.asarray(d)[mask] for d in data)
 
 
-def select_users(data: Sequence[np.ndarray], first: int, last: int, *, flag: str = "--users",
+def select_users(data: Sequence[np.ndarray], first: int, last: int, *, param: str = "users",
                  y_idx: int = 1) -> tuple[np.ndarray, ...]:
     """Keep the rows with ``first <= y < last`` (the ``--users a b`` convention).
 
-    Raises a one-line ``SigverError`` naming ``flag`` when the range selects nothing.
+    Raises a ``ParameterError`` naming ``param`` (the caller's parameter holding the
+    range, e.g. ``exp_users``) when the range is empty or selects nothing.
     """
     y = np.asarray(data[y_idx])
     if last <= first:
-        raise SigverError(f"{flag} {first} {last}: the end must be greater than the start")
+        raise ParameterError(param, (first, last), "the end must be greater than the start")
     mask = (y >= first) & (y < last)
     if not mask.any():
         have = f"{int(y.min())}..{int(y.max())}" if y.size else "none"
-        raise SigverError(f"{flag} {first} {last} selects no user (users in the data: {have})")
+        raise ParameterError(param, (first, last),
+                             f"selects no user (users in the data: {have})")
     return tuple(np.asarray(d)[mask] for d in data)

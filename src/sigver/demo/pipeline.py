@@ -20,9 +20,7 @@ re-implements them. ``--quick`` runs a tiny version for CI.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import platform
 import shutil
 import time
@@ -34,7 +32,6 @@ from typing import Any
 import torch
 
 from sigver import __version__
-from sigver.cli import run_main
 from sigver.datasets.util import load_dataset
 from sigver.demo.plots import plot_processed_examples, plot_training_curves
 from sigver.demo.report import Report
@@ -47,11 +44,11 @@ from sigver.features import save_features
 from sigver.io import atomic_output
 from sigver.preprocessing.process_dataset import process_dataset
 from sigver.protocols.plots import write_plots
-from sigver.protocols.results import METRICS, load_results_json, summarize
+from sigver.protocols.results import METRICS, summarize, write_markdown
 from sigver.synthetic.generate import generate_images
 from sigver.synthetic.preview import preview_sheet
-from sigver.wd import test as wd_test
-from sigver.wi import test as wi_test
+from sigver.wd.protocol import run as run_wd
+from sigver.wi.protocol import run as run_wi
 
 Folds = list[dict]
 
@@ -152,15 +149,6 @@ class _Paths:
         return self.out / f"features_{kind}.npz"
 
 
-def _quiet_call(main: Callable[[Sequence[str]], int], argv: list[str], log: Path) -> None:
-    """Run a command's ``main`` with its console output sent to ``log``."""
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        main(argv)
-    with atomic_output(log) as tmp:
-        tmp.write_text(buffer.getvalue())
-
-
 def protocol_arguments(settings: DemoSettings, protocol: str) -> list[str]:
     """The ``sigver wd`` / ``sigver wi`` flags of the demo (without file paths)."""
     s = settings
@@ -171,6 +159,20 @@ def protocol_arguments(settings: DemoSettings, protocol: str) -> list[str]:
     if protocol == "wd":
         return [*common, "--forg-from-dev", str(s.forg_from_dev), "--forg-from-exp", "0"]
     return [*common, "--gen-for-ref", str(s.gen_for_ref)]
+
+
+def protocol_kwargs(settings: DemoSettings, protocol: str) -> dict[str, Any]:
+    """The keyword arguments of ``sigver.wd.run`` / ``sigver.wi.run`` that
+    ``protocol_arguments`` spells as flags."""
+    s = settings
+    common = {"exp_users": (0, s.exp_writers),
+              "dev_users": (s.exp_writers, s.exp_writers + s.dev_writers),
+              "num_gen_train": s.gen_for_train, "num_gen_test": s.gen_for_test,
+              "folds": s.folds}
+    if protocol == "wd":
+        return {**common, "num_forg_from_dev": s.forg_from_dev, "num_forg_from_exp": 0,
+                "jobs": 0}
+    return {**common, "num_gen_ref": s.gen_for_ref}
 
 
 def run_demo(out_dir: str | Path, settings: DemoSettings = FULL, *, workers: int | None = None,
@@ -237,21 +239,26 @@ def run_demo(out_dir: str | Path, settings: DemoSettings = FULL, *, workers: int
     with timer.stage("extract"):
         torch.manual_seed(s.seed)
         save_model_file(paths.untrained, create_model(s.model))
+        features_by_kind = {}
         for kind, model_path in (("trained", paths.model), ("untrained", paths.untrained)):
             features = extract_store(model_path, paths.store, device=device,
                                      progress=progress)
             save_features(paths.features(kind), features)
+            features_by_kind[kind] = features
     runs: dict[str, Folds] = {}
-    for protocol, module in (("wd", wd_test), ("wi", wi_test)):
+    for protocol, run_protocol in (("wd", run_wd), ("wi", run_wi)):
         with timer.stage(protocol.upper()):
             for kind in ("trained", "untrained"):
                 name = f"{protocol.upper()} {kind}"
+                result = run_protocol(features_by_kind[kind], **protocol_kwargs(s, protocol))
                 save = paths.results / f"{protocol}_{kind}.pickle"
-                argv = ["--features-path", str(paths.features(kind)), "--save-path", str(save),
-                        "--quiet", *protocol_arguments(s, protocol)]
-                _quiet_call(module.main, argv, paths.logs / f"{protocol}_{kind}.txt")
-                runs[name] = load_results_json(save.with_suffix(".json"))
-                eer = summarize(runs[name])["EER_userthresholds"][0]
+                result.save(save)
+                runs[name] = result.to_published()
+                write_markdown(save.with_suffix(".md"), {result.protocol: runs[name]},
+                               title=f"{result.protocol} results")
+                with atomic_output(paths.logs / f"{protocol}_{kind}.txt") as tmp:
+                    tmp.write_text(result.report() + "\n")
+                eer = result.summary()["EER_userthresholds"][0]
                 say(f"{name}: EER (user thresholds) {100 * eer:.2f} %")
     with timer.stage("report"):
         report = _build_report(paths, s, synth, summary, history, runs)
@@ -482,4 +489,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from ..cli import run_main  # relative: the library never imports the CLI
+
     raise SystemExit(run_main(main))

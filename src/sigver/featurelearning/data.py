@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError
 
 
 def resolve_device(device: str | torch.device = "auto", gpu_idx: int | None = None
@@ -22,19 +22,19 @@ def resolve_device(device: str | torch.device = "auto", gpu_idx: int | None = No
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise SigverError("--device cuda: no CUDA GPU is available (use --device cpu)")
+            raise ParameterError("device", device, "no CUDA GPU is available (use cpu)")
         if name == "cuda" and gpu_idx is not None:
             name = f"cuda:{gpu_idx}"
     elif name != "cpu":
-        raise SigverError(f"--device: expected auto, cpu or cuda, got '{device}'")
+        raise ParameterError("device", device, "choose one of auto, cpu, cuda")
     return torch.device(name)
 
 
 def check_crop(image_shape: tuple[int, int], input_size: tuple[int, int]) -> None:
     """The crop must fit inside the stored images."""
     if input_size[0] > image_shape[0] or input_size[1] > image_shape[1]:
-        raise SigverError(f"--input-size {input_size[0]} {input_size[1]} is larger than the "
-                          f"stored images ({image_shape[0]} x {image_shape[1]})")
+        raise ParameterError("input_size", tuple(input_size), f"larger than the stored "
+                             f"images ({image_shape[0]} x {image_shape[1]})")
 
 
 def center_crop_batch(x: np.ndarray, start: int, stop: int,

@@ -13,6 +13,8 @@ from sklearn.svm import SVC
 # Rows of the left operand per block: bounds the temporary memory of one block to
 # block_rows x len(right) float64 values.
 BLOCK_ROWS = 2048
+# The SVM kernels of the protocols (``svm_type``).
+SVM_TYPES = ("rbf", "linear")
 
 
 def squared_norms(x: np.ndarray) -> np.ndarray:
@@ -122,7 +124,7 @@ def _fill_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | Non
 def make_svc(svm_type: str, C: float, gamma: float, class_weight: dict | None = None,
              precomputed: bool = False) -> SVC:
     """The SVC of the protocols (RBF with C and gamma, or linear with C)."""
-    if svm_type not in ("rbf", "linear"):
+    if svm_type not in SVM_TYPES:
         raise ValueError(f"svm_type must be 'rbf' or 'linear', got {svm_type!r}")
     if precomputed:
         return SVC(kernel="precomputed", C=C, class_weight=class_weight)

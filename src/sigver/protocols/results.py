@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError
 from sigver.io import atomic_output
 
 # Scalar metrics in table order, with the label used in tables; rates shown in %.
@@ -50,19 +50,19 @@ def _plain(value):
     return value
 
 
-def save_results(save_path: str | os.PathLike, folds: Folds) -> tuple[Path, Path]:
+def save_results(path: str | os.PathLike, folds: Folds) -> tuple[Path, Path]:
     """Write the folds as a pickle (what the published tooling reads) and as JSON beside
     it, both atomically. Returns the two paths."""
-    save_path = Path(save_path)
-    if save_path.suffix.lower() in (".json", ".md"):
-        raise SigverError(f"--save-path {save_path}: the pickle needs its own name (e.g. "
-                          "results.pickle); the JSON is written beside it")
-    with atomic_output(save_path) as tmp, open(tmp, "wb") as handle:
+    path = Path(path)
+    if path.suffix.lower() in (".json", ".md"):
+        raise ParameterError("path", str(path), "the pickle needs its own name (e.g. "
+                             "results.pickle); the JSON is written beside it")
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
         pickle.dump(list(folds), handle)
-    target = json_path(save_path)
+    target = json_path(path)
     with atomic_output(target) as tmp:
         tmp.write_text(json.dumps(_plain(list(folds))))
-    return save_path, target
+    return path, target
 
 
 def load_results_json(path: str | os.PathLike) -> list[dict]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 
 FeatureTuple = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -20,8 +20,8 @@ def check_disjoint(exp_y: np.ndarray, dev_y: np.ndarray) -> None:
     """Exploitation and development sets must not share a user."""
     shared = np.intersect1d(np.unique(exp_y), np.unique(dev_y))
     if len(shared):
-        raise SigverError(f"--exp-users and --dev-users overlap: {len(shared)} user(s) in "
-                          f"both (e.g. user {shared[0]}); choose disjoint ranges")
+        raise SigverError(f"exp_set and dev_set share {len(shared)} user(s) (e.g. user "
+                          f"{shared[0]}): exploitation and development users must differ")
 
 
 def genuine_indices(y: np.ndarray, yforg: np.ndarray, user: int) -> np.ndarray:
@@ -46,24 +46,27 @@ class ExploitationSplit:
 
 def split_exploitation(exp_set: FeatureTuple, num_train: int, num_test: int,
                        rng: np.random.RandomState,
-                       train_flag: str = "--gen-for-train") -> ExploitationSplit:
+                       train_param: str = "num_gen_train") -> ExploitationSplit:
     """Shuffle each user's genuines: the first ``num_train`` train, the last ``num_test``
-    test (step 1 of SPEC sections 7 / 8)."""
+    test (step 1 of SPEC sections 7 / 8).
+
+    ``train_param`` names ``num_train`` in error messages (``num_gen_ref`` for WI).
+    """
     _, y, yforg = exp_set
     users = np.unique(y)
     if len(users) == 0:
-        raise SigverError("--exp-users selects no user: the exploitation set is empty")
-    if num_train < 1 or num_test < 1:
-        raise SigverError(f"{train_flag} ({num_train}) and --gen-for-test ({num_test}) "
-                          "must be at least 1")
+        raise SigverError("exp_set has no user: the exploitation set is empty")
+    for param, value in ((train_param, num_train), ("num_gen_test", num_test)):
+        if value < 1:
+            raise ParameterError(param, value, "must be at least 1")
     split = ExploitationSplit(users=users, train={}, test={}, skilled={})
     for user in users:
         genuine = genuine_indices(y, yforg, user)
         if len(genuine) < num_train + num_test:
-            raise SigverError(
-                f"{train_flag} {num_train} + --gen-for-test {num_test} = "
-                f"{num_train + num_test} genuine signatures needed, but user {user} has "
-                f"only {len(genuine)}")
+            raise ParameterError(
+                train_param, num_train,
+                f"with {num_test} test genuines, {num_train + num_test} genuine signatures "
+                f"are needed per user, but user {user} has only {len(genuine)}")
         rng.shuffle(genuine)
         split.train[int(user)] = genuine[:num_train]
         split.test[int(user)] = genuine[-num_test:]
@@ -92,16 +95,18 @@ def draw_tests(split: ExploitationSplit, num_test: int,
     """
     users = split.users
     if len(users) - 1 < num_test:
-        raise SigverError(
-            f"--gen-for-test {num_test} random forgeries per user come from as many other "
-            f"exploitation users, but --exp-users selects only {len(users)} user(s)")
+        raise ParameterError(
+            "num_gen_test", num_test,
+            f"the random forgeries of a user come from {num_test} other exploitation "
+            f"users, but there are only {len(users)} exploitation user(s)")
     tests = []
     for user in users:
         user = int(user)
         skilled = split.skilled[user]
         if 0 < len(skilled) < num_test:
-            raise SigverError(f"--gen-for-test {num_test} skilled forgeries needed, but user "
-                              f"{user} has only {len(skilled)}")
+            raise ParameterError("num_gen_test", num_test,
+                                 f"{num_test} skilled forgeries needed per user, but user "
+                                 f"{user} has only {len(skilled)}")
         # The published order (docs/reproducing.md): skilled, then the test genuines
         # (a draw that only permutes them, but skipping it would shift every later
         # draw), then the other users and one test genuine of each.
@@ -116,17 +121,19 @@ def draw_tests(split: ExploitationSplit, num_test: int,
 
 
 def draw_dev_genuines(dev_set: FeatureTuple, per_user: int, rng: np.random.RandomState,
-                      flag: str) -> dict[int, np.ndarray]:
-    """``per_user`` random genuine rows of each development user (without replacement)."""
+                      param: str) -> dict[int, np.ndarray]:
+    """``per_user`` random genuine rows of each development user (without replacement);
+    ``param`` names ``per_user`` in error messages."""
     _, y, yforg = dev_set
     users = np.unique(y)
     if len(users) == 0:
-        raise SigverError("--dev-users selects no user: the development set is empty")
+        raise SigverError("dev_set has no user: the development set is empty")
     chosen = {}
     for user in users:
         genuine = genuine_indices(y, yforg, user)
         if len(genuine) < per_user:
-            raise SigverError(f"{flag} {per_user} genuine signatures needed per development "
-                              f"user, but user {user} has only {len(genuine)}")
+            raise ParameterError(param, per_user,
+                                 f"{per_user} genuine signatures needed per development "
+                                 f"user, but user {user} has only {len(genuine)}")
         chosen[int(user)] = rng.choice(genuine, per_user, replace=False)
     return chosen

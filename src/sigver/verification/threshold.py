@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def threshold_at_far(negatives: np.ndarray, target_far: float,
     above the next-highest negative score. ``genuine`` is only used for the input check.
     """
     if not 0.0 <= target_far <= 1.0:
-        raise SigverError(f"--target-far {target_far}: must be between 0 and 1 (e.g. 0.01)")
+        raise ParameterError("target_far", target_far, "must be between 0 and 1 (e.g. 0.01)")
     negatives = np.sort(np.asarray(negatives, dtype=np.float64))[::-1]
     _check_scores(np.ones(1) if genuine is None else genuine, negatives)
     allowed = int(np.floor(target_far * len(negatives) + 1e-9))

@@ -29,10 +29,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.performance.metrics import compute_metrics
-from sigver.protocols.kernels import kernel_matrix, leading_kernel, make_svc
+from sigver.protocols.kernels import SVM_TYPES, kernel_matrix, leading_kernel, make_svc
 from sigver.protocols.splitting import (
     ExploitationSplit,
     FeatureTuple,
@@ -88,7 +88,7 @@ def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split: Exploitation
                rng: np.random.RandomState) -> _FoldPlan:
     """Draw the development negatives, then each user's exploitation negatives."""
     exp_x = exp_set[0]
-    dev_rows = draw_dev_genuines(dev_set, num_forg_from_dev, rng, "--forg-from-dev") \
+    dev_rows = draw_dev_genuines(dev_set, num_forg_from_dev, rng, "num_forg_from_dev") \
         if num_forg_from_dev > 0 else {}
     dev_idx = (np.concatenate(list(dev_rows.values())) if dev_rows
                else np.empty(0, dtype=np.int64))
@@ -259,6 +259,31 @@ def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma:
     return classifiers
 
 
+def check_parameters(*, svm_type: str, num_gen_train: int, num_forg_from_exp: int,
+                     num_forg_from_dev: int, method: str) -> None:
+    """Reject WD parameters no fold can run with (``ParameterError`` naming the parameter).
+
+    The counts that depend on the data (enough genuines, users, forgeries) are checked
+    while drawing.
+    """
+    if method not in METHODS:
+        raise ParameterError("method", method, f"choose one of {', '.join(METHODS)}")
+    if svm_type not in SVM_TYPES:
+        raise ParameterError("svm_type", svm_type, f"choose one of {', '.join(SVM_TYPES)}")
+    for param, value in (("num_forg_from_exp", num_forg_from_exp),
+                         ("num_forg_from_dev", num_forg_from_dev)):
+        if value < 0:
+            raise ParameterError(param, value, "must be >= 0")
+    if num_forg_from_exp == 0 and num_forg_from_dev == 0:
+        raise ParameterError("num_forg_from_dev", num_forg_from_dev,
+                             "no negatives: with none from the other exploitation users "
+                             "either, the SVMs need negatives from at least one source")
+    if num_forg_from_exp > num_gen_train:
+        raise ParameterError("num_forg_from_exp", num_forg_from_exp,
+                             f"exceeds the {num_gen_train} training genuines per user that "
+                             "these negatives are drawn from")
+
+
 def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type: str,
                          C: float, gamma: float, num_gen_train: int,
                          num_forg_from_exp: int, num_forg_from_dev: int, num_gen_test: int,
@@ -298,17 +323,9 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
         ``{user: classifier}`` (each with ``decision_function``) and the fold's
         ``{'all_metrics': ..., 'predictions': ...}`` (SPEC section 9).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if num_forg_from_exp < 0 or num_forg_from_dev < 0:
-        raise SigverError("--forg-from-exp and --forg-from-dev must be >= 0")
-    if num_forg_from_exp == 0 and num_forg_from_dev == 0:
-        raise SigverError("--forg-from-exp and --forg-from-dev are both 0: the SVMs need "
-                          "negatives from at least one source")
-    if num_forg_from_exp > num_gen_train:
-        raise SigverError(f"--forg-from-exp {num_forg_from_exp} exceeds --gen-for-train "
-                          f"{num_gen_train} (negatives come from other users' training "
-                          "genuines)")
+    check_parameters(svm_type=svm_type, num_gen_train=num_gen_train,
+                     num_forg_from_exp=num_forg_from_exp,
+                     num_forg_from_dev=num_forg_from_dev, method=method)
     rng = np.random.RandomState() if rng is None else rng
     check_disjoint(exp_set[1], dev_set[1])
     split = split_exploitation(exp_set, num_gen_train, num_gen_test, rng)

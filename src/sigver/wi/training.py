@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError
 from sigver.performance.metrics import compute_metrics
+from sigver.protocols.kernels import SVM_TYPES
 from sigver.protocols.splitting import (
     ExploitationSplit,
     FeatureTuple,
@@ -40,12 +41,13 @@ def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
     users = np.unique(y)
     n = num_gen_train
     if n < 2:
-        raise SigverError(f"--gen-for-train {n}: at least 2 genuines per development user "
-                          "are needed to form pairs")
+        raise ParameterError("num_gen_train", n, "at least 2 genuines per development user "
+                             "are needed to form pairs")
     if len(users) - 1 < n // 2:
-        raise SigverError(f"--gen-for-train {n} pairs each development user with {n // 2} "
-                          f"others, but --dev-users selects only {len(users)} user(s)")
-    kept = draw_dev_genuines(dev_set, n, rng, "--gen-for-train")
+        raise ParameterError("num_gen_train", n,
+                             f"pairs each development user with {n // 2} others, but there "
+                             f"are only {len(users)} development user(s)")
+    kept = draw_dev_genuines(dev_set, n, rng, "num_gen_train")
     first, second = np.triu_indices(n, k=1)
     left, right = [], []
     for user in users:
@@ -84,6 +86,19 @@ def score_tests(classifier: DichotomyClassifier, tests: list[UserTest], exp_x: n
         rows, exp_x[split.train[user]]))
 
 
+def check_parameters(*, svm_type: str, fusion: str, method: str) -> None:
+    """Reject WI parameters no fold can run with (``ParameterError`` naming the parameter).
+
+    The counts that depend on the data (enough genuines and users) are checked while
+    drawing.
+    """
+    for param, value, choices in (("method", method, METHODS),
+                                  ("svm_type", svm_type, SVM_TYPES),
+                                  ("fusion", fusion, tuple(FUSIONS))):
+        if value not in choices:
+            raise ParameterError(param, value, f"choose one of {', '.join(choices)}")
+
+
 def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type: str,
                          C: float, gamma: float, num_gen_train: int, num_gen_ref: int,
                          num_gen_test: int, fusion: str, global_threshold: float = 0,
@@ -115,14 +130,11 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     classifier, results
         The fitted ``DichotomyClassifier`` and the fold's results (SPEC section 9).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if fusion not in FUSIONS:
-        raise SigverError(f"--fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
+    check_parameters(svm_type=svm_type, fusion=fusion, method=method)
     rng = np.random.RandomState() if rng is None else rng
     check_disjoint(exp_set[1], dev_set[1])
     split = split_exploitation(exp_set, num_gen_ref, num_gen_test, rng,
-                               train_flag="--gen-for-ref")
+                               train_param="num_gen_ref")
     diffs, labels = make_dichotomy_training_set(dev_set, num_gen_train, rng)
     tests = draw_tests(split, num_gen_test, rng)
     classifier = DichotomyClassifier(svm_type, C, gamma, fusion).fit(diffs, labels)
