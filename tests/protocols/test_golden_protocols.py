@@ -5,11 +5,15 @@ signatures, one ``RandomState(seed)`` driving the folds in turn (docs/reproducin
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sigver.features import FeatureSet, save_features
+from sigver.protocols.results import load_results_json
 from sigver.wd.training import train_test_all_users as wd_fold
 from sigver.wi.training import train_test_all_users as wi_fold
 
@@ -58,6 +62,44 @@ def test_published_signatures_reproduce_every_golden_fold(name):
     case = CASES[name]
     exp_set, dev_set = _sets(case)
     folds = run_published(case, exp_set, dev_set)
+    assert len(folds) == len(case["expected"])
+    for result, expected in zip(folds, case["expected"], strict=True):
+        assert_fold_matches(result, expected)
+
+
+FLAGS = {"svm_type": "--svm-type", "C": "--svm-c", "gamma": "--svm-gamma",
+         "num_gen_train": "--gen-for-train", "num_forg_from_exp": "--forg-from-exp",
+         "num_forg_from_dev": "--forg-from-dev", "num_gen_test": "--gen-for-test",
+         "num_gen_ref": "--gen-for-ref", "fusion": "--fusion"}
+
+
+@pytest.fixture(scope="module")
+def golden_feature_file(tmp_path_factory):
+    with np.load(PROTOCOLS / "protocol_features.npz") as data:
+        feature_set = FeatureSet(features=data["features"], y=data["y"],
+                                 yforg=data["yforg"],
+                                 filenames=np.array([f"row{i}" for i in range(len(data["y"]))]),
+                                 model_sha256="0" * 64)
+    path = tmp_path_factory.mktemp("golden") / "features.npz"
+    save_features(path, feature_set)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_published_commands_reproduce_every_golden_fold(name, golden_feature_file,
+                                                        tmp_path):
+    case = CASES[name]
+    argv = [sys.executable, "-m", f"sigver.{case['protocol']}.test", "--features-path",
+            str(golden_feature_file), "--exp-users", *map(str, case["exp_users"]),
+            "--dev-users", *map(str, case["dev_users"]), "--folds", str(case["folds"]),
+            "--seed", str(case["seed"]), "--save-path", str(tmp_path / "results.pickle"),
+            "--quiet"]
+    for key, value in case["params"].items():
+        argv += [FLAGS[key], str(value)]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    folds = load_results_json(tmp_path / "results.json")
     assert len(folds) == len(case["expected"])
     for result, expected in zip(folds, case["expected"], strict=True):
         assert_fold_matches(result, expected)

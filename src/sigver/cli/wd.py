@@ -16,8 +16,9 @@ from sigver.errors import SigverError
 
 PUBLISHED_PROG = "python -m sigver.wd.test"
 # One line printed by 'sigver wd' when it runs the fast method (docs/reproducing.md).
-FAST_NOTE = ("note: fast method (one feature scale per fold): EERs within about 0.2 points "
-             "of the published procedure; pass --exact for the published numbers")
+FAST_NOTE = ("note: fast method (one feature scale per fold): EERs within a few tenths of a "
+             "point of the published procedure (docs/reproducing.md); pass --exact for "
+             "the published numbers")
 
 
 def build_parser(prog: str = "sigver wd") -> argparse.ArgumentParser:
@@ -34,8 +35,8 @@ def build_parser(prog: str = "sigver wd") -> argparse.ArgumentParser:
     if prog == PUBLISHED_PROG:
         parser.add_argument("--fast", action="store_true",
                             help="one feature scale per fold and a shared kernel block: "
-                                 "many times faster, EERs within about 0.2 points of the "
-                                 "published procedure")
+                                 "many times faster, EERs within a few tenths of a point "
+                                 "of the published procedure (docs/reproducing.md)")
     else:
         parser.add_argument("--exact", action="store_true",
                             help="each user's own scaling, as the published code: the "
