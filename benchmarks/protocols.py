@@ -5,10 +5,12 @@ Builds a GPDS-shaped synthetic feature set (300 exploitation + 581 development u
 with the published defaults (12 genuines to train / as references, 10 to test, 14
 negatives per development user, RBF C=1 gamma=2**-11).
 
-* WD: the fast path on every user; the straightforward reference (per-user
-  ``StandardScaler`` + ``SVC``) on ``--ref-users`` users from the same draws, its time
-  extrapolated per user to the whole fold, unless ``--full-reference`` runs it on all
-  users (then the EERs of both paths on the same draws are printed too).
+* WD: the fast method on every user; the straightforward reference (per-user
+  ``StandardScaler`` + ``SVC``, one user after the other) and the exact method (the
+  same classifiers, users over ``--jobs`` workers) on ``--ref-users`` users from the
+  same draws, their times extrapolated per user to the whole fold, unless
+  ``--full-reference`` runs them on all users (then the EERs of the fast and the exact
+  method on the same draws are printed too).
 * WI: training is shared by both paths and timed once; scoring of every questioned x
   reference pair is timed batched (fast) and, on ``--ref-users`` users, one libsvm call
   per questioned signature (reference), with the largest score difference.
@@ -62,8 +64,8 @@ def bench_wd(exp, dev, args) -> None:
     users = np.unique(exp[1])
     with Timer() as fast:
         _, fast_res = wd.train_test_all_users(exp, dev, "rbf", 1, GAMMA, 12, 0, 14, 10, 0,
-                                              np.random.RandomState(1234), jobs=args.jobs,
-                                              progress=False)
+                                              np.random.RandomState(1234), method="fast",
+                                              jobs=args.jobs, progress=False)
     print(f"WD fast:      {fast.seconds:8.1f} s per fold ({len(users)} users, jobs="
           f"{args.jobs}), numpy peak {fast.peak_mb:.0f} MiB, "
           f"EER {100 * fast_res['all_metrics']['EER']:.2f}%, "
@@ -75,17 +77,29 @@ def bench_wd(exp, dev, args) -> None:
     split = split_exploitation(exp, 12, 10, rng)
     plan = wd._plan_fold(exp, dev, split, 0, 14, rng)
     tests = draw_tests(split, 10, rng)
+    timed = [int(u) for u in ref_users]
     with Timer() as ref:
-        classifiers = wd._fit_reference(plan, [int(u) for u in ref_users], "rbf", 1, GAMMA)
+        classifiers = wd._fit_reference(plan, timed, "rbf", 1, GAMMA)
         chosen = [t for t in tests if t.user in classifiers]
         ref_pred = score_users(chosen, exp[0],
                                lambda u, rows: classifiers[u].decision_function(rows))
+    with Timer() as exact:
+        exact_clf = wd._fit_reference(plan, timed, "rbf", 1, GAMMA, jobs=args.jobs)
+        exact_pred = score_users(chosen, exp[0],
+                                 lambda u, rows: exact_clf[u].decision_function(rows))
     per_user = ref.seconds / len(ref_users)
+    note = "" if args.full_reference else " (extrapolated)"
     print(f"WD reference: {per_user:8.2f} s per user on {len(ref_users)} users -> "
-          f"{per_user * len(users):.0f} s per fold"
-          f"{'' if args.full_reference else ' (extrapolated)'}, numpy peak "
-          f"{ref.peak_mb:.0f} MiB")
-    print(f"WD ratio:     {per_user * len(users) / fast.seconds:8.1f}x")
+          f"{per_user * len(users):.0f} s per fold{note}, numpy peak {ref.peak_mb:.0f} MiB")
+    exact_per_user = exact.seconds / len(ref_users)
+    print(f"WD exact:     {exact_per_user:8.2f} s per user on {len(ref_users)} users (jobs="
+          f"{args.jobs}) -> {exact_per_user * len(users):.0f} s per fold{note}, "
+          f"{per_user / exact_per_user:.2f}x the reference, numpy peak "
+          f"{exact.peak_mb:.0f} MiB")
+    same = all(np.array_equal(a, b) for k in ref_pred
+               for a, b in zip(ref_pred[k], exact_pred[k], strict=True))
+    print(f"WD exact scores identical to the reference: {same}")
+    print(f"WD fast ratio: {per_user * len(users) / fast.seconds:8.1f}x the reference")
     index = {int(u): i for i, u in enumerate(users)}
     diffs = [np.abs(ref_pred[k][j] - fast_res["predictions"][k][index[t.user]]).max()
              for k in ref_pred for j, t in enumerate(chosen)]
@@ -96,7 +110,7 @@ def bench_wd(exp, dev, args) -> None:
         metrics = compute_metrics(ref_pred["genuinePreds"], ref_pred["randomPreds"],
                                   ref_pred["skilledPreds"], 0)
         for key in ("EER", "EER_userthresholds"):
-            print(f"WD {key}: reference {100 * metrics[key]:.3f}%, fast "
+            print(f"WD {key}: exact {100 * metrics[key]:.3f}%, fast "
                   f"{100 * fast_res['all_metrics'][key]:.3f}%, difference "
                   f"{100 * abs(metrics[key] - fast_res['all_metrics'][key]):.3f} points")
 

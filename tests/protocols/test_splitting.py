@@ -49,7 +49,8 @@ def test_tests_draw_skilled_and_one_genuine_of_distinct_other_users():
     tests = draw_tests(split, 4, np.random.RandomState(1))
     _, y, yforg = exp
     for test in tests:
-        assert np.array_equal(test.genuine, split.test[test.user])
+        # the published draw permutes the test genuines (docs/reproducing.md)
+        assert sorted(test.genuine) == sorted(split.test[test.user])
         assert len(test.skilled) == 4 and len(set(test.skilled)) == 4
         assert set(test.skilled) <= set(split.skilled[test.user])
         owners = y[test.random]

@@ -43,14 +43,15 @@ def test_precomputed_kernel_fit_equals_svc_on_the_same_scaled_rows(svm_type):
 
 
 def test_fast_eer_within_0_2_points_of_the_reference_on_the_same_draws():
-    # 25 test genuines and skilled forgeries per user: with fewer, single flips of
-    # near-threshold scores move a small set's EER by more than the scaling change does
+    # 25 test genuines and skilled forgeries per user and 4 folds: with fewer, single
+    # flips of near-threshold scores move a small set's EER by more than the scaling
+    # change does
     exp, dev = _sets(60, 120, dim=32, n_genuine=37, n_skilled=25)
     eers = {}
     for method in ("reference", "fast"):
         rng = np.random.RandomState(0)
         folds = [train_test_all_users(exp, dev, "rbf", 1, 1 / 32, 12, 0, 10, 25, 0, rng,
-                                      method=method)[1]["all_metrics"] for _ in range(2)]
+                                      method=method)[1]["all_metrics"] for _ in range(4)]
         eers[method] = {key: 100 * np.mean([f[key] for f in folds])
                         for key in ("EER", "EER_userthresholds")}
     for key in ("EER", "EER_userthresholds"):
@@ -94,3 +95,16 @@ def test_bad_input_names_the_python_parameter():
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 5, 11)
     with pytest.raises(ParameterError, match="^num_forg_from_dev=23: .* user 12 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 23, 10)
+
+
+def test_exact_method_scores_equal_the_reference_for_any_worker_count():
+    exp, dev = _sets(12, 20, dim=16, seed=4)
+    args = (exp, dev, "rbf", 1, 1 / 16, 12, 1, 5, 10, 0)
+    _, reference = train_test_all_users(*args, np.random.RandomState(2), method="reference")
+    for jobs in (1, 2):
+        _, exact = train_test_all_users(*args, np.random.RandomState(2), method="exact",
+                                        jobs=jobs)
+        for key, preds in reference["predictions"].items():
+            for a, b in zip(preds, exact["predictions"][key], strict=True):
+                assert np.array_equal(a, b), (key, jobs)
+        assert exact["all_metrics"]["EER"] == reference["all_metrics"]["EER"]

@@ -80,7 +80,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     extra.add_argument("--seed", type=int, default=SEED,
                        help="seed of the run's single generator")
     extra.add_argument("--reference", action="store_true",
-                       help="use the straightforward (slow) implementation")
+                       help="the straightforward implementation (exact, one user or query "
+                            "at a time): the version the others are tested against")
     extra.add_argument("--markdown", help="Markdown table of mean +- std over folds "
                        "(when not given: beside --save-path, .md)")
     extra.add_argument("--plots", metavar="DIR",
@@ -107,8 +108,7 @@ def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"exp_users": tuple(args.exp_users), "dev_users": tuple(args.dev_users),
             "svm_type": args.svm_type, "C": args.svm_c, "gamma": args.svm_gamma,
             "num_gen_train": args.gen_for_train, "num_gen_test": args.gen_for_test,
-            "global_threshold": args.thr, "folds": args.folds, "seed": args.seed,
-            "method": "reference" if args.reference else "fast"}
+            "global_threshold": args.thr, "folds": args.folds, "seed": args.seed}
 
 
 def _print_fold(index: int, fold: FoldResult, total: int) -> None:

@@ -95,7 +95,8 @@ def test_main(argv: Sequence[str] | None = None, *, prog: str = "sigver wi") -> 
 
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    kwargs = {**common_kwargs(args), "num_gen_ref": args.gen_for_ref, "fusion": args.fusion}
+    kwargs = {**common_kwargs(args), "num_gen_ref": args.gen_for_ref, "fusion": args.fusion,
+              "method": "reference" if args.reference else "fast"}
     run_protocol_command(
         parser, args, "WI", run,
         lambda: check_parameters(svm_type=args.svm_type, fusion=args.fusion,

@@ -157,7 +157,8 @@ def protocol_arguments(settings: DemoSettings, protocol: str) -> list[str]:
     common = [*exp, *dev, "--gen-for-train", str(s.gen_for_train), "--gen-for-test",
               str(s.gen_for_test), "--folds", str(s.folds)]
     if protocol == "wd":
-        return [*common, "--forg-from-dev", str(s.forg_from_dev), "--forg-from-exp", "0"]
+        return [*common, "--forg-from-dev", str(s.forg_from_dev), "--forg-from-exp", "0",
+                "--exact"]
     return [*common, "--gen-for-ref", str(s.gen_for_ref)]
 
 
@@ -171,7 +172,7 @@ def protocol_kwargs(settings: DemoSettings, protocol: str) -> dict[str, Any]:
               "folds": s.folds}
     if protocol == "wd":
         return {**common, "num_forg_from_dev": s.forg_from_dev, "num_forg_from_exp": 0,
-                "jobs": 0}
+                "method": "exact", "jobs": 0}
     return {**common, "num_gen_ref": s.gen_for_ref}
 
 

@@ -107,12 +107,16 @@ def draw_tests(split: ExploitationSplit, num_test: int,
             raise ParameterError("num_gen_test", num_test,
                                  f"{num_test} skilled forgeries needed per user, but user "
                                  f"{user} has only {len(skilled)}")
+        # The published order (docs/reproducing.md): skilled, then the test genuines
+        # (a draw that only permutes them, but skipping it would shift every later
+        # draw), then the other users and one test genuine of each.
         chosen_skilled = (rng.choice(skilled, num_test, replace=False) if len(skilled)
                           else skilled)
+        genuine = rng.choice(split.test[user], num_test, replace=False)
         others = rng.choice(users[users != user], num_test, replace=False)
         random = np.array([rng.choice(split.test[int(other)]) for other in others],
                           dtype=np.int64)
-        tests.append(UserTest(user, split.test[user], random, np.sort(chosen_skilled)))
+        tests.append(UserTest(user, genuine, random, chosen_skilled))
     return tests
 
 

@@ -57,10 +57,11 @@ def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
     n_pos = sum(len(r) for r in left)
     for user in users:
         others = rng.choice(users[users != user], n // 2, replace=False)
-        partners = np.array([rng.choice(kept[int(o)]) for o in others])
+        # one of the other user's first n - 1 signatures each; rows partner by partner
+        partners = np.array([kept[int(o)][rng.randint(n - 1)] for o in others])
         mine = kept[int(user)][:n - 1]
-        left.append(np.repeat(mine, len(partners)))
-        right.append(np.tile(partners, len(mine)))
+        left.append(np.tile(mine, len(partners)))
+        right.append(np.repeat(partners, len(mine)))
     left_rows, right_rows = np.concatenate(left), np.concatenate(right)
     diffs = dichotomy(x[left_rows], x[right_rows])
     labels = np.where(np.arange(len(diffs)) < n_pos, 1, -1)
