@@ -20,7 +20,7 @@ from sigver.synthetic.generate import (
     generate_store,
     synthesize,
 )
-from sigver.synthetic.synth import main
+from sigver.cli.synth import main
 
 SMALL = dict(writers=3, genuine=2, skilled=2, seed=7, progress=False)
 
@@ -126,9 +126,9 @@ def test_cli_writes_store_preview_and_report(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     ([], "nothing to do"),
-    (["--writers", "0", "--out", "x.npz"], "--writers must be at least 1"),
-    (["--forger-skill", "2", "--out", "x.npz"], "--forger-skill must be within [0, 1]"),
-    (["--seed", "-1", "--out", "x"], "--seed must be >= 0"),
+    (["--writers", "0", "--out", "x.npz"], "--writers 0: must be at least 1"),
+    (["--forger-skill", "2", "--out", "x.npz"], "--forger-skill 2.0: the forger skill must be within [0, 1]"),
+    (["--seed", "-1", "--out", "x"], "--seed -1: must be >= 0"),
 ])
 def test_cli_user_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys,
                                                         argv, message):

@@ -63,7 +63,7 @@ def prepare_image(path: PathLike, canvas_size: tuple[int, int],
     than the canvas is an error too, as in ``process_dataset``, unless ``crop_oversize``:
     then its middle is kept (the published behaviour) with a warning naming the file.
     """
-    from sigver.preprocessing.imageio import read_signature_image
+    from sigver.imageio import read_signature_image
     from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
 
     img = read_signature_image(path)
