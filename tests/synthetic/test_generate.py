@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sigver.datasets.util import load_dataset, read_store
+from sigver.cli.synth import main
+from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.preprocessing.normalize import find_ink, preprocess_signature
 from sigver.synthetic.generate import (
     CANVAS,
@@ -20,7 +21,7 @@ from sigver.synthetic.generate import (
     generate_store,
     synthesize,
 )
-from sigver.cli.synth import main
+from sigver.settings import PreprocessingSettings
 
 SMALL = dict(writers=3, genuine=2, skilled=2, seed=7, progress=False)
 
@@ -47,6 +48,16 @@ def test_store_is_byte_identical_for_one_and_two_workers(tmp_path):
     assert names[2] == "001/cf-001-01.png"
     forger = read_store(tmp_path / "one.npz")["forger"]
     assert forger[yforg == 0].tolist() == [-1] * 6 and (forger[yforg == 1] >= 0).all()
+
+
+@pytest.mark.parametrize("name", ["store.npz", "store"])
+def test_store_records_its_preprocessing_settings(tmp_path, name):
+    generate_store(tmp_path / name, writers=1, genuine=1, skilled=1, seed=7, progress=False,
+                   canvas=(500, 700), img_size=(100, 140))
+    assert read_store_settings(tmp_path / name) == PreprocessingSettings(
+        canvas_size=(500, 700), img_size=(100, 140), input_size=(100, 140))
+    x, *_ = load_dataset(tmp_path / name)
+    assert x.shape == (2, 1, 100, 140)
 
 
 def test_images_are_byte_identical_for_one_and_two_workers(tmp_path):
