@@ -26,8 +26,8 @@ import torch
 from sigver.cli import run_main
 from sigver.errors import SigverError
 from sigver.featurelearning.models import load_model_file
-from sigver.io import atomic_output
 from sigver.imageio import read_signature_image
+from sigver.io import atomic_output
 from sigver.preprocessing.normalize import preprocess_signature
 
 ROOT = Path(__file__).resolve().parents[1]

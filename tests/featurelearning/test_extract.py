@@ -9,9 +9,9 @@ import torch
 from sigver.cli import extract as extract_cli
 from sigver.cli import main as sigver_main
 from sigver.datasets.util import save_dataset
+from sigver.errors import ParameterError, SigverError
 from sigver.featurelearning.extract import extract_features, extract_store
 from sigver.featurelearning.models import SigNet_thin, load_model_file, save_model_file
-from sigver.errors import ParameterError, SigverError
 from sigver.features import load_features, save_features
 from sigver.io import file_sha256
 from sigver.settings import PreprocessingSettings, write_model_settings

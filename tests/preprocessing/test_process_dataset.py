@@ -11,9 +11,9 @@ from PIL import Image
 from preprocessing_helpers import drawn_signature, write_tree
 from sigver.cli import main as sigver_main
 from sigver.cli import run_main
+from sigver.cli.preprocess import build_parser, main
 from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.errors import ParameterError, SigverError
-from sigver.cli.preprocess import build_parser, main
 from sigver.preprocessing.process_dataset import process_dataset
 from sigver.settings import PreprocessingSettings
 

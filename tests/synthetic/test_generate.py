@@ -11,6 +11,7 @@ from PIL import Image
 from sigver.cli.synth import main
 from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.preprocessing.normalize import find_ink, preprocess_signature
+from sigver.settings import PreprocessingSettings
 from sigver.synthetic.generate import (
     CANVAS,
     FORGERS_PER_BLOCK,
@@ -21,7 +22,6 @@ from sigver.synthetic.generate import (
     generate_store,
     synthesize,
 )
-from sigver.settings import PreprocessingSettings
 
 SMALL = dict(writers=3, genuine=2, skilled=2, seed=7, progress=False)
 
@@ -138,7 +138,8 @@ def test_cli_writes_store_preview_and_report(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     ([], "nothing to do"),
     (["--writers", "0", "--out", "x.npz"], "--writers 0: must be at least 1"),
-    (["--forger-skill", "2", "--out", "x.npz"], "--forger-skill 2.0: the forger skill must be within [0, 1]"),
+    (["--forger-skill", "2", "--out", "x.npz"],
+     "--forger-skill 2.0: the forger skill must be within [0, 1]"),
     (["--seed", "-1", "--out", "x"], "--seed -1: must be >= 0"),
 ])
 def test_cli_user_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys,

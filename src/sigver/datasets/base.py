@@ -2,9 +2,9 @@
 
 A reader only lists files; ``sigver.preprocessing.process_dataset`` reads them (through
 the neutral ``sigver.imageio``, which ``iter_genuine`` & co. use too) and processes them.
-Readers do not depend on the preprocessing package. The published reader interface (``get_user_list``, ``iter_genuine``,
-``iter_forgery``, ``iter_simple_forgery``, ``maxsize``, ``genuine_per_user``, ...) is kept
-for code written against it.
+Readers do not depend on the preprocessing package. The published reader interface
+(``get_user_list``, ``iter_genuine``, ``iter_forgery``, ``iter_simple_forgery``,
+``maxsize``, ``genuine_per_user``, ...) is kept for code written against it.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from sigver.datasets import available_datasets
 from sigver.datasets.base import DatasetReader
-from sigver.datasets.folder import FORGERY_PATTERNS, IMAGE_PATTERNS, FolderDataset, fit_canvas
+from sigver.datasets.folder import FolderDataset, fit_canvas
 from sigver.datasets.util import save_dataset
 from sigver.errors import ParameterError, SigverError
 from sigver.imageio import read_signature_image
