@@ -1,9 +1,11 @@
 """Verification for practitioners: enroll a person's reference signatures, then verify a
 questioned signature against them with a writer-independent classifier.
 
-- ``store``: the SQLite enrollment database (users, reference features, provenance).
+- ``database``: the SQLite enrollment database (users, reference features, provenance,
+  the model and preprocessing settings).
 - ``threshold``: decision thresholds at the EER or at a target FAR.
 - ``persistence``: the classifier file (skops, loaded with an allow-list of types).
 - ``api``: ``enroll`` / ``verify`` and the ``Verifier`` that keeps model and classifier
-  loaded between calls (also ``sigver.enroll`` / ``sigver.verify``).
+  loaded between calls (also ``sigver.enroll`` / ``sigver.verify``). The commands
+  (``sigver enroll`` / ``sigver verify``) are in ``sigver.cli``.
 """
