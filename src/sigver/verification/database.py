@@ -83,7 +83,7 @@ class DatabaseSettings:
     model_sha256: str
     model_path: str
     feature_dim: int
-    preprocessing: PreprocessingSettings = PreprocessingSettings()
+    preprocessing: PreprocessingSettings = field(default_factory=PreprocessingSettings)
 
     @property
     def canvas_size(self) -> tuple[int, int]:
