@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
-from sigver.preprocessing.imageio import read_signature_image
 from sigver.preprocessing.normalize import preprocess_signature
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 import sigver
 from sigver.datasets.folder import FolderDataset, fit_canvas
-from sigver.datasets.util import get_subset, load_dataset, save_dataset
+from sigver.datasets.util import get_subset, load_dataset, read_store_settings, save_dataset
 from sigver.featurelearning.extract import extract_store
 from sigver.featurelearning.train import TrainConfig, train
 from sigver.preprocessing.process_dataset import process_dataset
@@ -93,7 +93,8 @@ def main() -> None:
         x, y, yforg, mapping, filenames = load_dataset(everyone)
         dev_index = [i for i, w in mapping.items() if w in dev_writers]
         dev_x, dev_y, dev_yforg, dev_files = get_subset((x, y, yforg, filenames), dev_index)
-        save_dataset(store, dev_x, dev_y, dev_yforg, mapping, dev_files)
+        save_dataset(store, dev_x, dev_y, dev_yforg, mapping, dev_files,
+                     settings=read_store_settings(everyone))
     t = stage(f"preprocessed the development writers into {store}", t0)
 
     model = Path(args.model_path) if args.model_path else args.work / "model" / "model_best.pth"

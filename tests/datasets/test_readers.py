@@ -8,7 +8,7 @@ import pytest
 from preprocessing_helpers import write_tree
 from sigver.datasets import available_datasets
 from sigver.datasets.folder import fit_canvas
-from sigver.datasets.util import load_dataset, read_store
+from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.errors import SigverError
 from sigver.preprocessing.process_dataset import process_dataset
 
@@ -48,7 +48,7 @@ def test_gpds_layout(tmp_path):
     assert any("001/notes.png: ignored" in note for note in summary.notes)
     assert any("user 2: 2 genuine files (the dataset has 24 per user)" in note
                for note in summary.notes)
-    assert store["canvas_size"].tolist() == [90, 130]
+    assert read_store_settings(tmp_path / "store.npz").canvas_size == (90, 130)
     _, subset = run("gpds", root, tmp_path, users=(1, 3))
     assert subset["user_mapping"] == {0: 2, 1: 10}
     assert subset["y"].tolist() == [0, 0, 0, 0, 1, 1]
@@ -131,7 +131,7 @@ def test_folder_reader_layouts_and_patterns(tmp_path):
                                                "anna/forgeries/1.png"]
     assert any("bob/readme.txt: ignored" in note for note in summary.notes)
     # Canvas: the largest image (60 x 90), grown to the stored aspect ratio 34 x 48.
-    assert store["canvas_size"].tolist() == [64, 90]
+    assert read_store_settings(tmp_path / "store.npz").canvas_size == (64, 90)
     _, custom = run("folder", root, tmp_path, files=["*.png"], forgery=["forg*"],
                     simple=["*readme*"], forgery_suffix="")
     assert custom["user_mapping"] == {0: "anna", 1: "bob", 2: "carl", 3: "carl_forg"}
@@ -173,7 +173,7 @@ def test_sigcomp2011_dutch_with_the_folder_reader(shared_data, tmp_path):
         mine = store["y"] == index
         assert (int((store["yforg"][mine] == 0).sum()),
                 int((store["yforg"][mine] == 1).sum())) == expected[writer]
-    assert store["canvas_size"].tolist() == [964, 1372]
+    assert read_store_settings(tmp_path / "store.npz").canvas_size == (964, 1372)
 
 
 def test_bhsig260_sample_end_to_end(shared_data, tmp_path):

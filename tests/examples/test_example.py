@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from skimage.io import imread
 from skimage.util import img_as_ubyte
 
 from sigver.featurelearning.extract import extract_features
-from sigver.featurelearning.models import SigNet, SigNet_thin, save_model_file
+from sigver.featurelearning.models import SigNet, SigNet_thin, load_model_file, save_model_file
 from sigver.preprocessing.normalize import preprocess_signature
+from sigver.settings import PreprocessingSettings, write_model_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "example.py"
 
@@ -76,3 +78,38 @@ def test_example_errors_are_one_line(tmp_path, golden_dir):
     assert bad.returncode == 2
     assert bad.stderr.startswith(f"sigver: error: {not_image}: ")
     assert bad.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_example_takes_the_canvas_from_the_model_folder(tmp_path, golden_dir):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    model_path = _model_file(folder, SigNet_thin)
+    write_model_settings(model_path, PreprocessingSettings(canvas_size=(600, 850)))
+    image = golden_dir / "some_signature.png"
+    out = tmp_path / "features.npy"
+    result = _run(str(image), "--model-path", str(model_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    img = img_as_ubyte(imread(image, as_gray=True))
+    stored = preprocess_signature(img, (600, 850), input_size=None)[None, None]
+    expected = extract_features(load_model_file(model_path), stored, device="cpu",
+                                progress=False)[0]
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-4, atol=1e-4)
+    # --canvas must agree with the record.
+    assert _run(str(image), "--model-path", str(model_path), "--canvas", "600", "850",
+                "--out", str(out)).returncode == 0
+    wrong = _run(str(image), "--model-path", str(model_path), "--canvas", "952", "1360")
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("sigver: error: --canvas 952 1360: contradicts 600 850 "
+                                   "recorded in the model folder of ")
+    assert wrong.stderr.count("\n") == 1
+
+
+def test_example_warns_once_for_a_model_recording_nothing(tmp_path, golden_dir):
+    model_path = _model_file(tmp_path, SigNet_thin)
+    result = _run(str(golden_dir / "a1.png"), "--model-path", str(model_path))
+    assert result.returncode == 0
+    assert result.stderr == (f"sigver: warning: the model folder of {model_path} records no "
+                             "preprocessing settings; using the default canvas 952 x 1360 "
+                             "(GPDS)\n")

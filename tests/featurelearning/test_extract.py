@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from sigver.cli import extract as extract_cli
 from sigver.cli import main as sigver_main
 from sigver.datasets.util import save_dataset
+from sigver.errors import ParameterError, SigverError
 from sigver.featurelearning.extract import extract_features, extract_store
 from sigver.featurelearning.models import SigNet_thin, load_model_file, save_model_file
-from sigver.features import load_features
+from sigver.features import load_features, save_features
 from sigver.io import file_sha256
+from sigver.settings import PreprocessingSettings, write_model_settings
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +71,85 @@ def test_extract_errors_are_one_line(files, capsys) -> None:
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err and "Traceback" not in err
     assert not (files / "f.npz").exists()
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, files):
+    """A store that records its settings (canvas 600 x 850, input 150 x 220)."""
+    folder = tmp_path_factory.mktemp("recorded")
+    x = np.load(files / "store" / "x.npy")
+    settings = PreprocessingSettings(canvas_size=(600, 850))
+    save_dataset(folder / "store.npz", x, [0, 0, 1, 1, 2, 2, 2], [0, 1, 0, 0, 0, 1, 0],
+                 [10, 20, 30], [f"f{i}" for i in range(7)], settings=settings)
+    return folder / "store.npz", settings
+
+
+def test_extract_takes_the_settings_from_the_store(files, recorded, tmp_path) -> None:
+    store, settings = recorded
+    features = extract_store(files / "model.pth", store, device="cpu", progress=False)
+    assert features.settings == settings
+    # The feature file keeps them ...
+    save_features(tmp_path / "f.npz", features)
+    again = load_features(tmp_path / "f.npz")
+    assert again.settings == settings
+    np.testing.assert_array_equal(again.features, features.features)
+    # ... and features of a store without settings record none.
+    plain = extract_store(files / "model.pth", files / "store", device="cpu", progress=False)
+    assert plain.settings is None
+    save_features(tmp_path / "plain.npz", plain)
+    assert load_features(tmp_path / "plain.npz").settings is None
+    np.testing.assert_allclose(plain.features, features.features, rtol=1e-5, atol=1e-6)
+
+
+def test_feature_files_without_settings_still_load(files, tmp_path) -> None:
+    # A file written before settings were recorded: the five published keys only.
+    np.savez(tmp_path / "old.npz", features=np.ones((2, 3), np.float32), y=[0, 1],
+             yforg=[0, 0], filenames=np.array(["a", "b"]), model_sha256=np.array("ab"))
+    old = load_features(tmp_path / "old.npz")
+    assert old.settings is None and old.features.shape == (2, 3)
+
+
+def test_extract_refuses_an_input_size_contradicting_the_store(files, recorded,
+                                                               capsys) -> None:
+    store, _ = recorded
+    with pytest.raises(ParameterError, match=r"input_size=\(140, 200\): contradicts 150 220 "
+                       "recorded in the dataset store"):
+        extract_store(files / "model.pth", store, input_size=(140, 200), device="cpu",
+                      progress=False)
+    assert sigver_main(["extract", "--model-path", str(files / "model.pth"), "--data-path",
+                        str(store), "--out", str(store.parent / "f.npz"), "--input-size",
+                        "140", "200", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sigver: error: --input-size 140 200: contradicts 150 220")
+    assert err.count("\n") == 1
+    # Agreeing with the record is fine.
+    same = extract_store(files / "model.pth", store, input_size=(150, 220), device="cpu",
+                         progress=False)
+    assert same.settings.input_size == (150, 220)
+
+
+def test_extract_refuses_a_model_trained_on_another_canvas(files, recorded, tmp_path) -> None:
+    store, settings = recorded
+    model = tmp_path / "run" / "model_best.pth"
+    model.parent.mkdir()
+    model.write_bytes((files / "model.pth").read_bytes())
+    write_model_settings(model, PreprocessingSettings(canvas_size=(952, 1360)))
+    with pytest.raises(SigverError, match=r"prepared with canvas 600 x 850, but the model "
+                       r".*model_best.pth was trained on images prepared with canvas "
+                       r"952 x 1360 \(recorded in .*preprocessing.json\)"):
+        extract_store(model, store, device="cpu", progress=False)
+    write_model_settings(model, settings)
+    assert extract_store(model, store, device="cpu", progress=False).settings == settings
+
+
+def test_extract_help_shows_its_own_prog(capsys) -> None:
+    with pytest.raises(SystemExit):
+        extract_cli.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: sigver extract ")
+    assert "(default: the one the store records" in out
+    with pytest.raises(SystemExit):
+        extract_cli.main(["--help"], prog=extract_cli.MODULE_PROG)
+    assert capsys.readouterr().out.startswith(
+        "usage: python -m sigver.featurelearning.extract ")
+    assert all(action.help for action in extract_cli.build_parser()._actions)

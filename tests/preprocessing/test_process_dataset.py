@@ -1,5 +1,6 @@
 """process_dataset / ``sigver preprocess``: bad input, --skip-bad, workers, the command."""
 
+import os
 import subprocess
 import sys
 
@@ -10,9 +11,11 @@ from PIL import Image
 from preprocessing_helpers import drawn_signature, write_tree
 from sigver.cli import main as sigver_main
 from sigver.cli import run_main
-from sigver.datasets.util import read_store
-from sigver.errors import SigverError
-from sigver.preprocessing.process_dataset import main, process_dataset
+from sigver.cli.preprocess import build_parser, main
+from sigver.datasets.util import load_dataset, read_store, read_store_settings
+from sigver.errors import ParameterError, SigverError
+from sigver.preprocessing.process_dataset import process_dataset
+from sigver.settings import PreprocessingSettings
 
 FAST = {"canvas_size": (90, 130), "image_size": (34, 48), "workers": 1, "progress": False}
 
@@ -79,7 +82,9 @@ def test_missing_expected_file(tmp_path):
 
 def test_signature_larger_than_the_canvas(gpds_tree):
     message = fails(gpds_tree, "larger than the canvas 40 x 60", canvas_size=(40, 60))
-    assert "--canvas-size" in message and "--crop-oversize" in message
+    # The library names its Python parameters; the command its flags.
+    assert "canvas_size" in message and "crop_oversize=True" in message
+    assert "--" not in message
     out = gpds_tree.parent / "cropped.npz"
     summary = process_dataset("gpds", gpds_tree, out, **{**FAST, "canvas_size": (40, 60)},
                               crop_oversize=True)
@@ -147,14 +152,22 @@ def test_command_errors_are_one_line(gpds_tree, capsys):
             str(gpds_tree.parent / "out.npz"), "--users", "5", "9", "--no-progress"]
     assert run_main(main, argv) == 2
     err = capsys.readouterr().err
-    assert err == "sigver: error: --users 5 9 selects no user (the dataset has 2 users: " \
+    assert err == "sigver: error: --users 5 9: selects no user (the dataset has 2 users: " \
                   "use 0 <= a < b <= 2)\n"
     assert run_main(main, ["--dataset", "gpds", "--path", str(gpds_tree / "nope"),
                            "--save-path", "x.npz"]) == 2
-    assert "dataset folder not found (--path)" in capsys.readouterr().err
+    assert f"{gpds_tree / 'nope'}: dataset folder not found" in capsys.readouterr().err
     assert run_main(main, ["--dataset", "gpds", "--path", str(gpds_tree), "--save-path",
                            str(gpds_tree.parent / "no" / "out.npz")]) == 2
-    assert "the output folder does not exist (--save-path)" in capsys.readouterr().err
+    assert "out.npz: the output folder does not exist" in capsys.readouterr().err
+    assert run_main(main, ["--dataset", "gpds", "--path", str(gpds_tree), "--save-path",
+                           str(gpds_tree.parent / "out.npz"), "--canvas-size", "40", "60",
+                           "--workers", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "larger than the canvas 40 x 60" in err and err.count("\n") == 1
+    # ... the command names its flags in the remedy.
+    assert "pass a larger --canvas-size, or --crop-oversize to keep its middle" in err
+    assert "(--skip-bad continues without it)" in err
     assert_nothing_written(gpds_tree.parent)
 
 
@@ -168,5 +181,56 @@ def test_sigver_preprocess_and_python_m_are_the_same_command(gpds_tree):
                              "--dataset", "gpds", "--path", str(gpds_tree / "none"),
                              "--save-path", str(out)], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("dataset folder not found (--path)")
+    assert result.stderr.strip().endswith("dataset folder not found")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["out.npz", "out_folder"])
+def test_the_store_records_the_settings_it_was_processed_with(gpds_tree, name):
+    out = gpds_tree.parent / name
+    summary = process_dataset("gpds", gpds_tree, out, **{**FAST, "canvas_size": (40, 60)},
+                              crop_oversize=True)
+    recorded = read_store_settings(out)
+    # The canvas actually used, the stored size, the crop that fits it, the oversize rule.
+    assert recorded == PreprocessingSettings(canvas_size=(40, 60), img_size=(34, 48),
+                                             input_size=(34, 48), crop_oversize=True)
+    assert summary.settings == recorded
+    # ... and the store still loads as the published 5-tuple.
+    x, y, yforg, mapping, filenames = load_dataset(out)
+    assert x.shape == (5, 1, 34, 48) and mapping == {0: 1, 1: 2} and len(filenames) == 5
+
+
+def test_the_recorded_canvas_is_the_dataset_default_and_input_size_is_recorded(gpds_tree):
+    out = gpds_tree.parent / "out.npz"
+    process_dataset("gpds", gpds_tree, out, image_size=(170, 242), workers=1,
+                    progress=False, input_size=(160, 230))
+    assert read_store_settings(out) == PreprocessingSettings(
+        canvas_size=(952, 1360), img_size=(170, 242), input_size=(160, 230))
+    with pytest.raises(ParameterError, match=r"input_size=\(180, 230\)"):
+        process_dataset("gpds", gpds_tree, gpds_tree.parent / "big.npz",
+                        image_size=(170, 242), workers=1, progress=False,
+                        input_size=(180, 230))
+
+
+def test_dataset_readers_do_not_import_the_preprocessing_package():
+    code = ("import sys, sigver.datasets, sigver.datasets.util; "
+            "print([m for m in sys.modules if m.startswith('sigver.preprocessing')])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_help_shows_its_own_prog_and_one_default_per_flag():
+    for argv, prog in ((["-m", "sigver", "preprocess"], "sigver preprocess"),
+                       (["-m", "sigver.preprocessing.process_dataset"],
+                        "python -m sigver.preprocessing.process_dataset")):
+        result = subprocess.run([sys.executable, *argv, "--help"], capture_output=True,
+                                text=True, env={**os.environ, "COLUMNS": "400"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"usage: {prog} ")
+        flags = [line for line in result.stdout.splitlines()
+                 if line.strip().startswith("--")]
+        assert len(flags) == 16
+        assert all(line.count("default") <= 1 for line in flags), flags
+        assert "--image-size H W" in result.stdout and "(default: 170 242)" in result.stdout
+    assert all(action.help for action in build_parser()._actions)

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sigver.datasets.util import load_dataset, read_store
+from sigver.cli.synth import main
+from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.preprocessing.normalize import find_ink, preprocess_signature
+from sigver.settings import PreprocessingSettings
 from sigver.synthetic.generate import (
     CANVAS,
     FORGERS_PER_BLOCK,
@@ -20,7 +22,6 @@ from sigver.synthetic.generate import (
     generate_store,
     synthesize,
 )
-from sigver.synthetic.synth import main
 
 SMALL = dict(writers=3, genuine=2, skilled=2, seed=7, progress=False)
 
@@ -47,6 +48,16 @@ def test_store_is_byte_identical_for_one_and_two_workers(tmp_path):
     assert names[2] == "001/cf-001-01.png"
     forger = read_store(tmp_path / "one.npz")["forger"]
     assert forger[yforg == 0].tolist() == [-1] * 6 and (forger[yforg == 1] >= 0).all()
+
+
+@pytest.mark.parametrize("name", ["store.npz", "store"])
+def test_store_records_its_preprocessing_settings(tmp_path, name):
+    generate_store(tmp_path / name, writers=1, genuine=1, skilled=1, seed=7, progress=False,
+                   canvas=(500, 700), img_size=(100, 140))
+    assert read_store_settings(tmp_path / name) == PreprocessingSettings(
+        canvas_size=(500, 700), img_size=(100, 140), input_size=(100, 140))
+    x, *_ = load_dataset(tmp_path / name)
+    assert x.shape == (2, 1, 100, 140)
 
 
 def test_images_are_byte_identical_for_one_and_two_workers(tmp_path):
@@ -126,9 +137,10 @@ def test_cli_writes_store_preview_and_report(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     ([], "nothing to do"),
-    (["--writers", "0", "--out", "x.npz"], "--writers must be at least 1"),
-    (["--forger-skill", "2", "--out", "x.npz"], "--forger-skill must be within [0, 1]"),
-    (["--seed", "-1", "--out", "x"], "--seed must be >= 0"),
+    (["--writers", "0", "--out", "x.npz"], "--writers 0: must be at least 1"),
+    (["--forger-skill", "2", "--out", "x.npz"],
+     "--forger-skill 2.0: the forger skill must be within [0, 1]"),
+    (["--seed", "-1", "--out", "x"], "--seed -1: must be >= 0"),
 ])
 def test_cli_user_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch, capsys,
                                                         argv, message):

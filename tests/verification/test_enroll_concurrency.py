@@ -12,7 +12,7 @@ from skimage import io as skio
 
 from sigver.featurelearning.models import SigNet_thin, save_model_file
 from sigver.io import file_sha256
-from sigver.verification.store import EnrollmentStore
+from sigver.verification.database import EnrollmentDatabase
 
 PER_PROCESS = 50
 
@@ -49,7 +49,7 @@ def test_two_processes_enrolling_50_files_each_store_all_100(tmp_path):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         assert f"enrolled {PER_PROCESS} new reference(s)" in out
-    with EnrollmentStore(db) as store:
+    with EnrollmentDatabase(db) as store:
         assert store.integrity_check() == "ok"
         assert store.users() == [("alice", PER_PROCESS), ("bob", PER_PROCESS)]
         stored = store.references("alice").file_sha256 + store.references("bob").file_sha256

@@ -1,4 +1,4 @@
-"""The SQLite enrollment store: idempotent enrollment, settings checks, concurrent writers
+"""The SQLite enrollment database: idempotent enrollment, settings checks, concurrent writers
 and killed writers."""
 
 import multiprocessing
@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from sigver.errors import SigverError
-from sigver.verification.store import (
-    EnrollmentStore,
+from sigver.settings import PreprocessingSettings
+from sigver.verification.database import (
+    DatabaseSettings,
+    EnrollmentDatabase,
     Reference,
-    StoreSettings,
 )
 
-SETTINGS = StoreSettings(model_sha256="a" * 64, model_path="model.pth", feature_dim=8,
-                         canvas_size=(300, 500))
+SETTINGS = DatabaseSettings(model_sha256="a" * 64, model_path="model.pth", feature_dim=8,
+                            preprocessing=PreprocessingSettings(canvas_size=(300, 500)))
 
 
 def ref(i: int, dim: int = 8) -> Reference:
@@ -28,7 +29,7 @@ def ref(i: int, dim: int = 8) -> Reference:
 
 
 def test_enroll_is_idempotent_by_file_content(tmp_path):
-    with EnrollmentStore(tmp_path / "s.db", create=True) as store:
+    with EnrollmentDatabase(tmp_path / "s.db", create=True) as store:
         first = store.add_references("alice", [ref(1), ref(2)], SETTINGS)
         assert first.added == ["sig1.png", "sig2.png"] and first.total_references == 2
         # same content under another path name: still the same reference
@@ -45,7 +46,7 @@ def test_enroll_is_idempotent_by_file_content(tmp_path):
 
 
 def test_a_file_belongs_to_one_user_and_the_batch_is_all_or_nothing(tmp_path):
-    with EnrollmentStore(tmp_path / "s.db", create=True) as store:
+    with EnrollmentDatabase(tmp_path / "s.db", create=True) as store:
         store.add_references("alice", [ref(1)], SETTINGS)
         with pytest.raises(SigverError, match="sig1.png: this file is already enrolled for "
                                               "user 'alice'"):
@@ -55,14 +56,15 @@ def test_a_file_belongs_to_one_user_and_the_batch_is_all_or_nothing(tmp_path):
 
 
 def test_settings_of_another_model_are_refused(tmp_path):
-    with EnrollmentStore(tmp_path / "s.db", create=True) as store:
+    with EnrollmentDatabase(tmp_path / "s.db", create=True) as store:
         store.add_references("alice", [ref(1)], SETTINGS)
-        other = StoreSettings(model_sha256="b" * 64, model_path="other.pth", feature_dim=8,
-                              canvas_size=(300, 500))
+        other = DatabaseSettings(model_sha256="b" * 64, model_path="other.pth", feature_dim=8,
+                                 preprocessing=SETTINGS.preprocessing)
         with pytest.raises(SigverError, match="computed by another model"):
             store.add_references("bob", [ref(2)], other)
-        resized = StoreSettings(model_sha256="a" * 64, model_path="model.pth", feature_dim=8,
-                                canvas_size=(400, 500))
+        resized = DatabaseSettings(model_sha256="a" * 64, model_path="model.pth",
+                                   feature_dim=8,
+                                   preprocessing=PreprocessingSettings(canvas_size=(400, 500)))
         with pytest.raises(SigverError, match="canvas_size"):
             store.add_references("bob", [ref(2)], resized)
         with pytest.raises(SigverError, match="features of shape"):
@@ -70,22 +72,43 @@ def test_settings_of_another_model_are_refused(tmp_path):
         assert store.users() == [("alice", 1)]
 
 
+def test_the_database_records_the_full_settings_and_reads_old_ones(tmp_path):
+    cropping = DatabaseSettings(
+        model_sha256="a" * 64, model_path="model.pth", feature_dim=8,
+        preprocessing=PreprocessingSettings(canvas_size=(600, 850), img_size=(120, 170),
+                                            input_size=(110, 160), crop_oversize=True))
+    with EnrollmentDatabase(tmp_path / "s.db", create=True) as store:
+        store.add_references("alice", [ref(1)], cropping)
+    with EnrollmentDatabase(tmp_path / "s.db") as store:
+        assert store.settings() == cropping
+    # A database written before the oversize rule was recorded (no crop_oversize row)
+    # still reads, with the rule enrollment used by default.
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("DELETE FROM settings WHERE key = 'crop_oversize'")
+    with EnrollmentDatabase(tmp_path / "s.db") as store:
+        old = store.settings()
+    assert old.preprocessing == PreprocessingSettings(canvas_size=(600, 850),
+                                                      img_size=(120, 170),
+                                                      input_size=(110, 160))
+    assert old.crop_oversize is False and old.canvas_size == (600, 850)
+
+
 def test_reading_errors_are_one_line(tmp_path):
     with pytest.raises(SigverError, match="no such enrollment database"):
-        EnrollmentStore(tmp_path / "missing.db")
+        EnrollmentDatabase(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(SigverError, match="not a sigver enrollment database"):
-        EnrollmentStore(garbage)
+        EnrollmentDatabase(garbage)
     foreign = tmp_path / "foreign.db"
     with sqlite3.connect(foreign) as conn:
         conn.execute("CREATE TABLE t (x)")
     with pytest.raises(SigverError, match="another application"):
-        EnrollmentStore(foreign)
+        EnrollmentDatabase(foreign)
     with sqlite3.connect(foreign) as conn:  # left as it was: not switched to WAL
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    with EnrollmentStore(tmp_path / "s.db", create=True) as store:
+    with EnrollmentDatabase(tmp_path / "s.db", create=True) as store:
         with pytest.raises(SigverError, match="unknown user"):
             store.references("nobody")
         store.add_references("alice", [ref(1)], SETTINGS)
@@ -98,7 +121,7 @@ def test_reading_errors_are_one_line(tmp_path):
 
 def _enroll_one_by_one(db: str, user: str, first: int, count: int, barrier) -> None:
     barrier.wait()
-    with EnrollmentStore(db, create=True) as store:
+    with EnrollmentDatabase(db, create=True) as store:
         for i in range(first, first + count):
             store.add_references(user, [ref(i)], SETTINGS)
 
@@ -116,7 +139,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     for proc in procs:
         proc.join(120)
         assert proc.exitcode == 0
-    with EnrollmentStore(db) as store:
+    with EnrollmentDatabase(db) as store:
         refs = store.references("alice")
         assert sorted(refs.features[:, 0].astype(int)) == list(range(100))
         assert store.integrity_check() == "ok"
@@ -125,10 +148,11 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from sigver.verification.store import EnrollmentStore, Reference, StoreSettings
+    from sigver.settings import PreprocessingSettings
+    from sigver.verification.database import DatabaseSettings, EnrollmentDatabase, Reference
 
-    settings = StoreSettings(model_sha256="a" * 64, model_path="model.pth", feature_dim=8,
-                             canvas_size=(300, 500))
+    settings = DatabaseSettings(model_sha256="a" * 64, model_path="model.pth", feature_dim=8,
+                                preprocessing=PreprocessingSettings(canvas_size=(300, 500)))
 
     def references():
         for i in range(100, 110):
@@ -137,14 +161,14 @@ KILLED_WRITER = textwrap.dedent("""
         time.sleep(60)
         yield Reference("f" * 64, "never.png", np.zeros(8, dtype=np.float32))
 
-    with EnrollmentStore(sys.argv[1], create=True) as store:
+    with EnrollmentDatabase(sys.argv[1], create=True) as store:
         store.add_references("bob", references(), settings)
 """)
 
 
 def test_a_killed_enrollment_leaves_the_database_consistent(tmp_path):
     db = tmp_path / "s.db"
-    with EnrollmentStore(db, create=True) as store:
+    with EnrollmentDatabase(db, create=True) as store:
         store.add_references("alice", [ref(1), ref(2)], SETTINGS)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(db)],
                             stdout=subprocess.PIPE, text=True)
@@ -153,7 +177,7 @@ def test_a_killed_enrollment_leaves_the_database_consistent(tmp_path):
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(30)
-    with EnrollmentStore(db) as store:
+    with EnrollmentDatabase(db) as store:
         assert store.integrity_check() == "ok"
         # bob's ten uncommitted references are gone, alice's are intact, and the write
         # lock of the dead process does not block the next enrollment

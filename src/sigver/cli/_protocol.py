@@ -48,8 +48,10 @@ def add_feature_source_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--data-path", help="dataset store (.npz file or folder)")
     source.add_argument("--features-path",
                         help="feature file from 'sigver extract' (no extraction)")
-    source.add_argument("--input-size", nargs=2, type=int, default=(150, 220),
-                        metavar=("H", "W"), help="CNN input size")
+    source.add_argument("--input-size", nargs=2, type=int, default=None,
+                        metavar=("H", "W"),
+                        help="CNN input size when extracting (default: the one the store "
+                             "records, else 150 220)")
     source.add_argument("--gpu-idx", type=int, default=0, help="CUDA device for extraction")
     source.add_argument("--batch-size", type=int, default=32, help="extraction batch size")
     source.add_argument("--trust-pickles", action="store_true",
@@ -97,8 +99,9 @@ def load_feature_set(args: argparse.Namespace) -> FeatureSet:
         import torch  # only when extracting
 
         device = f"cuda:{args.gpu_idx}" if torch.cuda.is_available() else "cpu"
+    input_size = tuple(args.input_size) if args.input_size else None
     return feature_set_from(features_path=args.features_path, model_path=args.model_path,
-                            data_path=args.data_path, input_size=tuple(args.input_size),
+                            data_path=args.data_path, input_size=input_size,
                             device=device, batch_size=args.batch_size,
                             trusted=args.trust_pickles, progress=not args.quiet)
 

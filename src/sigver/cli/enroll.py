@@ -1,5 +1,104 @@
-"""``sigver enroll``: forwards to the command module being moved here."""
+"""``sigver enroll``: store a person's reference signatures in the enrollment database (or
+list / remove enrolled users); the library is ``sigver.verification.api.enroll``."""
 
-from sigver.verification.enroll import main
+from __future__ import annotations
 
-__all__ = ["main"]
+import argparse
+from collections.abc import Sequence
+
+from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
+from sigver.errors import SigverError
+from sigver.verification.database import DEFAULT_DB, EnrollmentDatabase
+
+PROG = "sigver enroll"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """Flags of ``sigver enroll``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Preprocess a person's reference signatures and store their features "
+                    "in an SQLite enrollment database. Enrolling a file again is a no-op. "
+                    "The preprocessing settings come from the database, else from the "
+                    "model folder (preprocessing.json beside the model file, written by "
+                    "'sigver train'), else they are the GPDS defaults (with a warning).",
+        formatter_class=HelpFormatter)
+    parser.add_argument("files", nargs="*", metavar="FILE", help="reference signature images")
+    parser.add_argument("--db", default=DEFAULT_DB, help="enrollment database (SQLite)")
+    parser.add_argument("--user", help="the person's id")
+    parser.add_argument("--model-path", help="feature model file; needed for a new database, "
+                        "later the database's own model is used (and checked)")
+    parser.add_argument("--canvas-size", nargs=2, type=int, metavar=("H", "W"),
+                        help="canvas the signatures are centred on, for a model that "
+                             "records none (default: the recorded one; else 952 1360, the "
+                             "GPDS canvas of the published SigNet); a value contradicting "
+                             "the recorded one is refused")
+    parser.add_argument("--img-size", nargs=2, type=int, metavar=("H", "W"),
+                        help="size after resizing (default: the recorded one, else 170 242)")
+    parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
+                        help="centre crop fed to the network (default: the recorded one, "
+                             "else 150 220)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where the network runs")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes reading and preprocessing images (0: all cores)")
+    parser.add_argument("--crop-oversize", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="keep the middle of a signature larger than the canvas (as the "
+                             "published code does) instead of refusing it (default: the "
+                             "rule the database or model folder records, else refuse)")
+    manage = parser.add_mutually_exclusive_group()
+    manage.add_argument("--list", action="store_true",
+                        help="list the enrolled users and the database's settings")
+    manage.add_argument("--remove", action="store_true",
+                        help="remove --user and all their references")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run ``sigver enroll``."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    with parameters_as_flags(parser), one_line_warnings(parser):
+        if args.list:
+            return _list(args.db)
+        if not args.user:
+            raise SigverError("--user is required (the id of the person the files belong "
+                              "to)")
+        if args.remove:
+            with EnrollmentDatabase(args.db) as database:
+                removed = database.remove_user(args.user)
+            print(f"removed user {args.user} and {removed} reference(s) from {args.db}")
+            return 0
+        if not args.files:
+            raise SigverError("no reference files given (sigver enroll --user ID FILE...)")
+        from sigver.verification.api import enroll  # torch only when enrolling
+
+        result = enroll(args.files, args.user, db=args.db, model_path=args.model_path,
+                        canvas_size=args.canvas_size, img_size=args.img_size,
+                        input_size=args.input_size, device=args.device,
+                        workers=args.workers, batch_size=args.batch_size,
+                        crop_oversize=args.crop_oversize)
+    for path in result.already_enrolled:
+        print(f"{path}: already enrolled for {args.user}, skipped")
+    print(f"enrolled {len(result.added)} new reference(s) for {args.user} in {args.db} "
+          f"({result.total_references} in total)")
+    return 0
+
+
+def _list(db: str) -> int:
+    with EnrollmentDatabase(db) as database:
+        settings, users = database.settings(), database.users()
+    if settings is None:
+        print(f"{db}: nobody is enrolled yet")
+        return 0
+    rule = "cropped to the middle" if settings.crop_oversize else "refused"
+    print(f"{db}: model {settings.model_path} (SHA-256 {settings.model_sha256[:12]}...), "
+          f"{settings.feature_dim}-d features, canvas {settings.canvas_size[0]} x "
+          f"{settings.canvas_size[1]}, image {settings.img_size[0]} x {settings.img_size[1]}, "
+          f"input {settings.input_size[0]} x {settings.input_size[1]}, signatures larger "
+          f"than the canvas {rule}")
+    for name, count in users:
+        print(f"{name}\t{count} reference(s)")
+    return 0

@@ -1,5 +1,67 @@
-"""``sigver extract``: forwards to the command module being moved here."""
+"""``sigver extract`` / ``python -m sigver.featurelearning.extract``: CNN features of a
+dataset store into a feature file (``sigver.featurelearning.extract.extract_store``)."""
 
-from sigver.featurelearning.extract import main
+from __future__ import annotations
 
-__all__ = ["main"]
+import argparse
+from collections.abc import Sequence
+
+from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
+from sigver.errors import SigverError
+
+PROG = "sigver extract"
+MODULE_PROG = "python -m sigver.featurelearning.extract"
+ALIASES = {"model_name": "--model", "trusted": "--trust-pickles"}
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """Flags of ``sigver extract``."""
+    from sigver.featurelearning.models import available_models
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Extract CNN features of a dataset store into a feature file "
+                    "(float32 features with y, yforg, filenames, the model's SHA-256 and "
+                    "the store's preprocessing settings).",
+        formatter_class=HelpFormatter)
+    parser.add_argument("--model-path", required=True, help="model file (SPEC section 4)")
+    parser.add_argument("--data-path", required=True, help="dataset store (.npz or folder)")
+    parser.add_argument("--out", required=True, help="feature file to write (.npz)")
+    parser.add_argument("--model", choices=sorted(available_models), default=None,
+                        help="architecture (default: inferred from the file)")
+    parser.add_argument("--users", nargs=2, type=int, default=None, metavar=("A", "B"),
+                        help="only users A <= y < B (default: all)")
+    parser.add_argument("--input-size", nargs=2, type=int, default=None, metavar=("H", "W"),
+                        help="centre crop fed to the network (default: the one the store "
+                             "records; for a store without settings 150 220)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="where the network runs")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast (faster where supported; slightly different "
+                             "features)")
+    parser.add_argument("--trust-pickles", action="store_true",
+                        help="unpickle the store's user_mapping (only for files you trust)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run ``sigver extract``."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if not str(args.out).lower().endswith(".npz"):
+        raise SigverError(f"--out {args.out}: feature files are .npz files")
+    from sigver.featurelearning.extract import extract_store
+    from sigver.features import save_features
+
+    with parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
+        feature_set = extract_store(
+            args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
+            input_size=args.input_size, model_name=args.model,
+            users=tuple(args.users) if args.users else None, trusted=args.trust_pickles,
+            progress=not args.no_progress, bf16=args.bf16)
+    save_features(args.out, feature_set)
+    print(f"wrote {args.out}: {feature_set.features.shape[0]} x "
+          f"{feature_set.features.shape[1]} features")
+    return 0

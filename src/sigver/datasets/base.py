@@ -1,9 +1,10 @@
 """What every dataset reader provides: its users, each user's files, the canvas size.
 
-A reader only lists files; ``sigver.preprocessing.process_dataset`` reads and processes
-them. The published reader interface (``get_user_list``, ``iter_genuine``,
-``iter_forgery``, ``iter_simple_forgery``, ``maxsize``, ``genuine_per_user``, ...) is kept
-for code written against it.
+A reader only lists files; ``sigver.preprocessing.process_dataset`` reads them (through
+the neutral ``sigver.imageio``, which ``iter_genuine`` & co. use too) and processes them.
+Readers do not depend on the preprocessing package. The published reader interface
+(``get_user_list``, ``iter_genuine``, ``iter_forgery``, ``iter_simple_forgery``,
+``maxsize``, ``genuine_per_user``, ...) is kept for code written against it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 
 GENUINE, SKILLED, SIMPLE = 0, 1, 2
 KIND_NAMES = {GENUINE: "genuine", SKILLED: "skilled forgery", SIMPLE: "simple forgery"}
@@ -73,7 +74,7 @@ class DatasetReader:
     path
         The dataset's root folder.
     canvas_size
-        (H, W) overriding the dataset's canvas (``--canvas-size``).
+        (H, W) overriding the dataset's canvas.
     """
 
     name: str = ""
@@ -87,7 +88,7 @@ class DatasetReader:
                  ) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
-            raise SigverError(f"{self.path}: dataset folder not found (--path)")
+            raise SigverError(f"{self.path}: dataset folder not found")
         if canvas_size is not None:
             self.maxsize = _canvas(canvas_size)
 
@@ -132,7 +133,7 @@ class DatasetReader:
         return self._iter(self.user_files(user).simple)
 
     def _iter(self, files: list[Path]) -> Iterator[tuple[np.ndarray, str]]:
-        from sigver.preprocessing.imageio import read_signature_image
+        from sigver.imageio import read_signature_image
 
         for file in files:
             yield read_signature_image(file), file.name
@@ -143,10 +144,13 @@ class DatasetReader:
 
 
 def _canvas(size: Sequence[int]) -> tuple[int, int]:
-    values = tuple(int(v) for v in size)
+    try:
+        values = tuple(int(v) for v in size)
+    except (TypeError, ValueError):
+        values = ()
     if len(values) != 2 or min(values) < 1:
-        raise SigverError(f"--canvas-size {' '.join(map(str, size))}: expected two "
-                          "positive integers H W")
+        raise ParameterError("canvas_size", tuple(size), "expected two positive integers "
+                             "H W")
     return values  # type: ignore[return-value]
 
 
@@ -159,7 +163,7 @@ def user_folders(root: Path, pattern: str, what: str) -> list[Path]:
     folders = sorted((p for p in root.iterdir() if p.is_dir() and regex.fullmatch(p.name)),
                      key=lambda p: natural_key(p.name))
     if not folders:
-        raise SigverError(f"{root}: no user folders ({what}) found; is --path the "
+        raise SigverError(f"{root}: no user folders ({what}) found; is this the "
                           "dataset's root folder?")
     return folders
 

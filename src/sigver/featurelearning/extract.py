@@ -1,13 +1,13 @@
-"""Feature extraction (SPEC section 6) and the ``sigver extract`` command.
+"""Feature extraction (SPEC section 6); the command is ``sigver extract``
+(``sigver.cli.extract``, also ``python -m sigver.featurelearning.extract``).
 
 Features are computed once per dataset and model and saved with ``y``, ``yforg``,
-``filenames`` and the model file's SHA-256, so every writer-dependent / writer-independent
-experiment can reuse them without the CNN.
+``filenames``, the model file's SHA-256 and the store's preprocessing settings, so every
+writer-dependent / writer-independent experiment can reuse them without the CNN.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 from collections.abc import Sequence
@@ -18,9 +18,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 from tqdm.auto import tqdm
 
-from sigver.cli import run_main
-from sigver.datasets.util import load_dataset, select_users
-from sigver.errors import SigverError
+from sigver.datasets.util import load_dataset, read_store_settings, select_users
+from sigver.errors import ParameterError, SigverError
 from sigver.featurelearning.data import (
     center_crop_batch,
     check_crop,
@@ -28,9 +27,16 @@ from sigver.featurelearning.data import (
     resolve_device,
     to_network_input,
 )
-from sigver.featurelearning.models import available_models, load_model_file
-from sigver.features import FeatureSet, save_features
+from sigver.featurelearning.models import load_model_file
+from sigver.features import FeatureSet
 from sigver.io import file_sha256
+from sigver.settings import (
+    DEFAULT_INPUT_SIZE,
+    PreprocessingSettings,
+    read_model_settings,
+    resolve_settings,
+    settings_path_for_model,
+)
 
 
 def fold_batch_norm(model: nn.Module) -> nn.Module:
@@ -86,7 +92,7 @@ def extract_features(model: nn.Module, x: np.ndarray, *, batch_size: int = 32,
     if x.ndim != 4 or x.shape[1] != 1:
         raise SigverError(f"images must be N x 1 x H x W, got shape {tuple(x.shape)}")
     if batch_size < 1:
-        raise SigverError(f"--batch-size must be >= 1, got {batch_size}")
+        raise ParameterError("batch_size", batch_size, "must be >= 1")
     check_crop(x.shape[-2:], input_size)
     device = resolve_device(device)
     net = fast_layout(fold_batch_norm(model).to(device))
@@ -110,67 +116,59 @@ def extract_features(model: nn.Module, x: np.ndarray, *, batch_size: int = 32,
 
 def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *,
                   batch_size: int = 32, device: str | torch.device = "auto",
-                  input_size: tuple[int, int] = (150, 220), model_name: str | None = None,
+                  input_size: Sequence[int] | None = None, model_name: str | None = None,
                   users: tuple[int, int] | None = None, trusted: bool = False,
                   progress: bool = True, bf16: bool = False) -> FeatureSet:
     """Extract the features of a dataset store with a model file.
 
-    ``users`` keeps ``a <= y < b`` (the ``--users`` flag); ``trusted`` allows unpickling
-    the store's ``user_mapping``. The result records the model file's SHA-256.
+    The preprocessing settings come from the store: the network input is the
+    ``input_size`` it records (an ``input_size`` given here must agree), and the result
+    records the settings. A model whose folder records another canvas or stored size
+    than the store's (``preprocessing.json``) is refused: its features of these images
+    would be meaningless. For a store that records nothing (e.g. a published one) the
+    input size is the one given, else the model folder's, else 150 x 220, and the result
+    records no settings.
+
+    ``users`` keeps ``a <= y < b``; ``trusted`` allows unpickling the store's
+    ``user_mapping``. The result records the model file's SHA-256.
     """
+    stored = read_store_settings(data_path)
+    model_settings = read_model_settings(model_path)
+    if stored is not None and model_settings is not None:
+        check_model_fits(stored, model_settings, data_path, model_path)
+    if stored is not None:
+        settings: PreprocessingSettings | None = resolve_settings(
+            stored, source=f"the dataset store {data_path}", input_size=input_size)
+        crop = settings.input_size
+    else:
+        settings = None
+        fallback = model_settings.input_size if model_settings else DEFAULT_INPUT_SIZE
+        crop = tuple(input_size) if input_size is not None else fallback
     model = load_model_file(model_path, model_name)
     x, y, yforg, _, filenames = load_dataset(data_path, trusted=trusted)
     if users is not None:
         x, y, yforg, filenames = select_users((x, y, yforg, filenames), *users)
     features = extract_features(model, x, batch_size=batch_size, device=device,
-                                input_size=input_size, progress=progress, bf16=bf16)
+                                input_size=crop, progress=progress, bf16=bf16)
     return FeatureSet(features=features, y=np.asarray(y), yforg=np.asarray(yforg),
                       filenames=np.asarray(filenames, dtype=str),
-                      model_sha256=file_sha256(model_path))
+                      model_sha256=file_sha256(model_path), settings=settings)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Flags of ``sigver extract`` / ``python -m sigver.featurelearning.extract``."""
-    parser = argparse.ArgumentParser(
-        prog="sigver extract",
-        description="Extract CNN features of a dataset store into a feature file "
-                    "(float32 features with y, yforg, filenames and the model's SHA-256).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model-path", required=True, help="model file (SPEC section 4)")
-    parser.add_argument("--data-path", required=True, help="dataset store (.npz or folder)")
-    parser.add_argument("--out", required=True, help="feature file to write (.npz)")
-    parser.add_argument("--model", choices=sorted(available_models), default=None,
-                        help="architecture; inferred from the file when omitted")
-    parser.add_argument("--users", nargs=2, type=int, default=None, metavar=("A", "B"),
-                        help="only users A <= y < B")
-    parser.add_argument("--input-size", nargs=2, type=int, default=[150, 220],
-                        metavar=("H", "W"), help="centre crop fed to the network")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 autocast (faster where supported; slightly different "
-                             "features)")
-    parser.add_argument("--trust-pickles", action="store_true",
-                        help="unpickle the store's user_mapping (only for files you trust)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sigver extract``."""
-    args = build_parser().parse_args(argv)
-    if not str(args.out).lower().endswith(".npz"):
-        raise SigverError(f"--out {args.out}: feature files are .npz files")
-    feature_set = extract_store(
-        args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
-        input_size=tuple(args.input_size), model_name=args.model,
-        users=tuple(args.users) if args.users else None, trusted=args.trust_pickles,
-        progress=not args.no_progress, bf16=args.bf16)
-    save_features(args.out, feature_set)
-    print(f"wrote {args.out}: {feature_set.features.shape[0]} x "
-          f"{feature_set.features.shape[1]} features")
-    return 0
-
+def check_model_fits(stored: PreprocessingSettings, model: PreprocessingSettings,
+                     data_path: str | os.PathLike, model_path: str | os.PathLike) -> None:
+    """Refuse a model trained on images prepared differently from the store's."""
+    for name, what in (("canvas_size", "canvas"), ("img_size", "stored size")):
+        mine, theirs = getattr(stored, name), getattr(model, name)
+        if mine != theirs:
+            raise SigverError(
+                f"{data_path}: its images were prepared with {what} {mine[0]} x {mine[1]}, "
+                f"but the model {model_path} was trained on images prepared with {what} "
+                f"{theirs[0]} x {theirs[1]} (recorded in {settings_path_for_model(model_path)}"
+                "); reprocess the dataset with the model's settings or use a model trained "
+                "on these")
 
 if __name__ == "__main__":
-    raise SystemExit(run_main(main))
+    from ..cli import extract, run_main  # relative: the library never imports the CLI
+
+    raise SystemExit(run_main(lambda argv: extract.main(argv, prog=extract.MODULE_PROG)))

@@ -1,22 +1,23 @@
 """Turn a dataset folder into a dataset store (SPEC sections 1-3).
 
-    python -m sigver.preprocessing.process_dataset --dataset gpds --path GPDS960 \\
-        --save-path gpds_170_242.npz
-    sigver preprocess --dataset folder --path my_scans --save-path mine.npz
+    from sigver.preprocessing.process_dataset import process_dataset
+    process_dataset("gpds", "GPDS960", "gpds_170_242.npz")
 
-Every image of the chosen users is read, normalised (SPEC section 2) in worker processes
-and written, with the source file of each image, to one store. Bad input (unreadable,
-truncated or non-image files, blank pages, signatures larger than the canvas, missing
-expected files, empty folders) stops the run before anything is written, naming the file;
-with ``--skip-bad`` those files are left out and listed in the store (``skipped_files``,
+(the command line: ``sigver preprocess`` / ``python -m sigver.preprocessing.
+process_dataset``, in ``sigver.cli.preprocess``). Every image of the chosen users is read,
+normalised (SPEC section 2) in worker processes and written, with the source file of each
+image, to one store. The store records the preprocessing settings (the canvas actually
+used, the stored size, the network input size and the rule for signatures larger than
+the canvas), so later stages take them from it. Bad input (unreadable, truncated or
+non-image files, blank pages, signatures larger than the canvas, missing expected files,
+empty folders) stops the run before anything is written, naming the file; with
+``skip_bad`` those files are left out and listed in the store (``skipped_files``,
 ``skipped_reasons``) and in the summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,15 +27,15 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from sigver.cli import run_main
 from sigver.datasets import available_datasets
 from sigver.datasets.base import DatasetReader
-from sigver.datasets.folder import FORGERY_PATTERNS, IMAGE_PATTERNS, FolderDataset, fit_canvas
+from sigver.datasets.folder import FolderDataset, fit_canvas
 from sigver.datasets.util import save_dataset
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
+from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
-from sigver.preprocessing.imageio import read_signature_image
 from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
+from sigver.settings import DEFAULT_INPUT_SIZE, PreprocessingSettings
 
 Size = tuple[int, int]
 
@@ -51,6 +52,7 @@ class ProcessSummary:
     image_size: Size
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    settings: PreprocessingSettings | None = None
 
     def report(self) -> str:
         """Human-readable summary, one item per line."""
@@ -69,27 +71,28 @@ class ProcessSummary:
 
 def make_reader(dataset: str | DatasetReader, path: str | os.PathLike | None,
                 canvas_size: Sequence[int] | None = None, **options: Any) -> DatasetReader:
-    """A reader from a ``--dataset`` name (options go to its constructor), or ``dataset``
+    """A reader from a dataset name (options go to its constructor), or ``dataset``
     itself when it already is one."""
     if isinstance(dataset, DatasetReader):
         if canvas_size is not None:
-            raise SigverError("canvas_size applies to a dataset given by name; pass it to "
-                              "the reader's constructor instead")
+            raise ParameterError("canvas_size", tuple(canvas_size),
+                                 "applies to a dataset given by name; pass it to the "
+                                 "reader's constructor instead")
         return dataset
     if dataset not in available_datasets:
-        raise SigverError(f"--dataset {dataset}: unknown dataset; choose one of "
-                          f"{', '.join(available_datasets)}")
+        raise ParameterError("dataset", dataset, "unknown dataset; choose one of "
+                             f"{', '.join(available_datasets)}")
     if path is None:
-        raise SigverError("--path is required")
+        raise ParameterError("path", None, "the dataset's root folder is required")
     return available_datasets[dataset](path, canvas_size, **options)
 
 
 def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None,
                     save_path: str | os.PathLike, *, image_size: Sequence[int] = (170, 242),
                     users: Sequence[int] | None = None, canvas_size: Sequence[int] | None = None,
-                    workers: int | None = None, skip_bad: bool = False,
-                    crop_oversize: bool = False, progress: bool = True,
-                    **reader_options: Any) -> ProcessSummary:
+                    input_size: Sequence[int] | None = None, workers: int | None = None,
+                    skip_bad: bool = False, crop_oversize: bool = False,
+                    progress: bool = True, **reader_options: Any) -> ProcessSummary:
     """Process a dataset folder into a store at ``save_path``.
 
     Parameters
@@ -101,11 +104,15 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     save_path
         ``*.npz`` for one file, any other name for a folder of ``.npy`` files.
     image_size
-        (H, W) of the stored images (``--image-size``).
+        (H, W) of the stored images.
     users
         ``(a, b)``: only users[a:b] of the reader's sorted user list.
     canvas_size
         (H, W) overriding the dataset's canvas.
+    input_size
+        (H, W) of the centre crop a network is fed, recorded with the store (later
+        stages take it from there). Default: 150 x 220, or the stored size where that is
+        smaller.
     workers
         Worker processes; ``None``/0 uses every core. The output does not depend on it.
     skip_bad
@@ -124,9 +131,11 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     ProcessSummary
     """
     reader = make_reader(dataset, path, canvas_size, **reader_options)
-    image_size = _pair(image_size, "--image-size")
+    image_size = _pair(image_size, "image_size")
+    if input_size is None:
+        input_size = default_input_size(image_size)
     if not Path(save_path).absolute().parent.is_dir():
-        raise SigverError(f"{save_path}: the output folder does not exist (--save-path)")
+        raise SigverError(f"{save_path}: the output folder does not exist")
     all_users = reader.get_user_list()
     chosen = _select(all_users, users)
     items: list[tuple[Path, int, int]] = []
@@ -141,10 +150,12 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
         name, reason = skipped[0]
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
         raise SigverError(f"{reader.path / name}: {reason}{more}; nothing was written "
-                          "(--skip-bad continues without them)")
+                          "(skip_bad=True continues without them)")
     if not items:
         raise SigverError(f"{reader.path}: no signature files found for the chosen users")
     canvas = _canvas_for(reader, image_size)
+    settings = PreprocessingSettings(canvas_size=canvas, img_size=image_size,
+                                     input_size=input_size, crop_oversize=crop_oversize)
 
     tasks = [(str(file), canvas, image_size, skip_bad, crop_oversize) for file, _, _ in items]
     x = np.empty((len(items), 1, *image_size), dtype=np.uint8)
@@ -176,14 +187,20 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     filenames = [reader.relative(file) for file, _, _ in kept]
     mapping = _mapping(chosen)
     save_dataset(save_path, x if ok.all() else x[ok], y, yforg, mapping, filenames,
-                 skipped_files=_strings([name for name, _ in skipped]),
+                 settings=settings, skipped_files=_strings([name for name, _ in skipped]),
                  skipped_reasons=_strings([reason for _, reason in skipped]),
-                 notes=_strings(notes), canvas_size=np.asarray(canvas, dtype=np.int64),
-                 image_size=np.asarray(image_size, dtype=np.int64))
+                 notes=_strings(notes))
     counts = {name: int((yforg == kind).sum())
               for kind, name in ((0, "genuine"), (1, "skilled"), (2, "simple"))}
     return ProcessSummary(str(save_path), len(kept), len(chosen), counts, canvas, image_size,
-                          skipped, notes)
+                          skipped, notes, settings)
+
+
+def default_input_size(img_size: Sequence[int]) -> Size:
+    """The network input recorded when none is given: 150 x 220, cut to the stored size
+    where that is smaller (a crop cannot be larger than the image)."""
+    return (min(DEFAULT_INPUT_SIZE[0], int(img_size[0])),
+            min(DEFAULT_INPUT_SIZE[1], int(img_size[1])))
 
 
 def _process_one(task: tuple[str, Size, Size, bool, bool]) -> tuple[np.ndarray | None, str]:
@@ -206,13 +223,13 @@ def _process_one(task: tuple[str, Size, Size, bool, bool]) -> tuple[np.ndarray |
             except CanvasTooSmallWarning as warning:
                 raise SigverError(f"the signature is larger than the canvas "
                                   f"{canvas[0]} x {canvas[1]} ({warning}); pass a larger "
-                                  "--canvas-size H W, or --crop-oversize to keep its "
-                                  "middle as the published code does") from None
+                                  "canvas_size, or crop_oversize=True to keep its middle "
+                                  "as the published code does") from None
     except SigverError as exc:
         message = str(exc)
         reason = message[len(file) + 2:] if message.startswith(f"{file}: ") else message
         if not skip_bad:
-            raise SigverError(f"{file}: {reason}; nothing was written (--skip-bad "
+            raise SigverError(f"{file}: {reason}; nothing was written (skip_bad=True "
                               "continues without it)") from None
         return None, reason
 
@@ -222,7 +239,8 @@ def _canvas_for(reader: DatasetReader, image_size: Size) -> Size:
         return reader.maxsize
     if isinstance(reader, FolderDataset):
         return fit_canvas(reader.largest_image_size(), image_size)
-    raise SigverError(f"dataset {reader.name}: no canvas size; pass --canvas-size H W")
+    raise ParameterError("canvas_size", None, f"dataset {reader.name} has no canvas size; "
+                         "give one (H, W)")
 
 
 def _select(all_users: list[Any], users: Sequence[int] | None) -> list[Any]:
@@ -231,8 +249,8 @@ def _select(all_users: list[Any], users: Sequence[int] | None) -> list[Any]:
     first, last = (int(v) for v in users)
     chosen = all_users[first:last]
     if first < 0 or last <= first or not chosen:
-        raise SigverError(f"--users {first} {last} selects no user (the dataset has "
-                          f"{len(all_users)} users: use 0 <= a < b <= {len(all_users)})")
+        raise ParameterError("users", (first, last), f"selects no user (the dataset has "
+                             f"{len(all_users)} users: use 0 <= a < b <= {len(all_users)})")
     return chosen
 
 
@@ -246,71 +264,14 @@ def _strings(values: list[str]) -> np.ndarray:
     return np.asarray(values, dtype=str) if values else np.zeros(0, dtype="<U1")
 
 
-def _pair(values: Sequence[int], flag: str) -> Size:
+def _pair(values: Sequence[int], name: str) -> Size:
     pair = tuple(int(v) for v in values)
     if len(pair) != 2 or min(pair) < 1:
-        raise SigverError(f"{flag}: expected two positive integers H W")
+        raise ParameterError(name, pair, "expected two positive integers H W")
     return pair  # type: ignore[return-value]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line flags (published ones first)."""
-    parser = argparse.ArgumentParser(
-        prog="sigver preprocess",
-        description="Process a signature dataset folder into a dataset store.")
-    parser.add_argument("--dataset", required=True, choices=list(available_datasets),
-                        help="folder layout of the dataset")
-    parser.add_argument("--path", required=True, help="root folder of the dataset")
-    parser.add_argument("--save-path", required=True,
-                        help="output store: NAME.npz, or a folder of .npy files")
-    parser.add_argument("--image-size", nargs=2, type=int, default=[170, 242],
-                        metavar=("H", "W"), help="size of the stored images (170 242)")
-    parser.add_argument("--users", nargs=2, type=int, metavar=("A", "B"),
-                        help="only users[A:B] of the sorted user list")
-    parser.add_argument("--canvas-size", nargs=2, type=int, metavar=("H", "W"),
-                        help="canvas overriding the dataset's (folder: largest image)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="worker processes (default 0: every core)")
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="leave bad files out (listed in the store and the summary) "
-                        "instead of stopping")
-    parser.add_argument("--crop-oversize", action="store_true",
-                        help="crop signatures larger than the canvas to their middle, as "
-                        "the published code does, instead of treating them as bad input")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    group = parser.add_argument_group("brazilian")
-    group.add_argument("--extension", default="jpg", help="image file extension (jpg)")
-    group = parser.add_argument_group("folder (your own data)")
-    group.add_argument("--files", nargs="+", default=list(IMAGE_PATTERNS), metavar="GLOB",
-                       help="signature files inside a writer folder (default: image "
-                       "extensions)")
-    group.add_argument("--forgery", nargs="+", default=list(FORGERY_PATTERNS),
-                       metavar="GLOB", help="skilled forgeries (default: *forg*)")
-    group.add_argument("--simple", nargs="+", default=[], metavar="GLOB",
-                       help="simple forgeries (default: none)")
-    group.add_argument("--forgery-suffix", default="_forg",
-                       help="folder WRITER<suffix> holds forgeries of WRITER (_forg)")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``sigver preprocess`` / ``python -m sigver.preprocessing.process_dataset``."""
-    args = build_parser().parse_args(argv)
-    options: dict[str, Any] = {}
-    if args.dataset.startswith("brazilian"):
-        options["extension"] = args.extension
-    elif args.dataset == "folder":
-        options.update(files=args.files, forgery=args.forgery, simple=args.simple,
-                       forgery_suffix=args.forgery_suffix)
-    summary = process_dataset(args.dataset, args.path, args.save_path,
-                              image_size=args.image_size, users=args.users,
-                              canvas_size=args.canvas_size, workers=args.workers,
-                              skip_bad=args.skip_bad, crop_oversize=args.crop_oversize,
-                              progress=not args.no_progress, **options)
-    print(summary.report())
-    sys.stdout.flush()
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(run_main(main))
+    from ..cli import preprocess, run_main  # relative: the library never imports the CLI
+
+    raise SystemExit(run_main(lambda argv: preprocess.main(argv, prog=preprocess.MODULE_PROG)))

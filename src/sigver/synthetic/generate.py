@@ -25,9 +25,12 @@ from PIL import Image
 
 from sigver import __version__
 from sigver.datasets.util import save_dataset
+from sigver.errors import ParameterError
 from sigver.io import atomic_output
 from sigver.parallel import parallel_map
 from sigver.preprocessing.normalize import preprocess_signature
+from sigver.preprocessing.process_dataset import default_input_size
+from sigver.settings import PreprocessingSettings
 from sigver.synthetic.signatures import (
     MAX_INK_BOX,
     Drawing,
@@ -96,7 +99,7 @@ def draw_skilled(seed: int, writer: int, index: int, skill: float = DEFAULT_SKIL
                  ) -> np.ndarray:
     """Skilled forgery ``index`` of ``writer``, made by :func:`forger_of` its forger."""
     if not 0.0 <= skill <= 1.0:
-        raise ValueError(f"forger skill must be within [0, 1], got {skill}")
+        raise ParameterError("skill", skill, "the forger skill must be within [0, 1]")
     style = draw_writer(seed, writer)
     forger_id = forger_of(writer, index)
     imitator = draw_forger(seed, forger_id, skill)
@@ -157,14 +160,16 @@ def _items(writers: int, genuine: int, skilled: int, seed: int, skill: float,
 
 def _check_counts(writers: int, genuine: int, skilled: int, seed: int, skill: float) -> None:
     if writers < 1:
-        raise ValueError(f"--writers must be at least 1, got {writers}")
-    if genuine < 0 or skilled < 0 or genuine + skilled == 0:
-        raise ValueError(f"--genuine and --skilled must be >= 0 and not both 0, got "
-                         f"{genuine} and {skilled}")
+        raise ParameterError("writers", writers, "must be at least 1")
+    for name, count in (("genuine", genuine), ("skilled", skilled)):
+        if count < 0:
+            raise ParameterError(name, count, "must be >= 0")
+    if genuine + skilled == 0:
+        raise ParameterError("skilled", skilled, "genuine and skilled cannot both be 0")
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise ParameterError("seed", seed, "must be >= 0")
     if not 0.0 <= skill <= 1.0:
-        raise ValueError(f"--forger-skill must be within [0, 1], got {skill}")
+        raise ParameterError("skill", skill, "the forger skill must be within [0, 1]")
 
 
 def synthesize(writers: int, genuine: int, skilled: int, seed: int = 0, workers: int = 1,
@@ -205,12 +210,16 @@ def generate_store(path: str | os.PathLike, writers: int, genuine: int, skilled:
     The scans go through the real preprocessing (:func:`preprocess_signature` on
     ``canvas``, stored at ``img_size``). ``path`` ending in ``.npz`` is one file, any other
     name a folder of ``.npy`` files. See :func:`synthesize` for the arrays; the store
-    also keeps ``forger``.
+    also keeps ``forger`` and records its preprocessing settings (``canvas``,
+    ``img_size``, the default network input for that size; no signature is larger than
+    the canvas, so nothing is cropped).
     """
+    settings = PreprocessingSettings(canvas_size=canvas, img_size=img_size,
+                                     input_size=default_input_size(img_size))
     data = synthesize(writers, genuine, skilled, seed, workers, skill, canvas, img_size,
                       progress)
     save_dataset(path, data["x"], data["y"], data["yforg"], data["user_mapping"],
-                 data["filenames"], forger=data["forger"])
+                 data["filenames"], settings=settings, forger=data["forger"])
     return data
 
 
@@ -236,8 +245,8 @@ def generate_images(out_dir: str | os.PathLike, writers: int, genuine: int, skil
     # The new folder replaces the old one as a whole: only ever replace our own output.
     if out_dir.exists() and (not out_dir.is_dir() or (
             any(out_dir.iterdir()) and not (out_dir / "synth.json").is_file())):
-        raise ValueError(f"{out_dir}: exists and is not an earlier 'sigver synth' output "
-                         "folder; choose a new --out")
+        raise ParameterError("out_dir", str(out_dir), "exists and is not an earlier "
+                             "'sigver synth' output folder; choose a new one")
     with atomic_output(out_dir, directory=True) as tmp:
         for w in range(writers):
             (tmp / f"{w + 1:0{digits}d}").mkdir()

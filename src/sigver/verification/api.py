@@ -12,6 +12,12 @@ A ``Verifier`` keeps the database, the classifier and the CNN loaded between cal
 service verifying many signatures should hold one). Image files are read, preprocessed
 exactly like the references (the database's settings) and turned into features by the
 database's model; the model file is checked against the SHA-256 the database records.
+
+The preprocessing settings travel with the model: the first enrollment into a database
+takes them from the model folder (``preprocessing.json`` beside the model file, written
+by training), and the database records them for every later enrollment and verification.
+Only a model folder that records nothing (e.g. the published SigNet weights) falls back
+to the GPDS canvas 952 x 1360, with a ``DefaultSettingsWarning`` naming it.
 """
 
 from __future__ import annotations
@@ -25,23 +31,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
 from sigver.io import file_sha256
 from sigver.parallel import parallel_map
-from sigver.verification.store import (
+from sigver.settings import (
+    DEFAULT_IMG_SIZE,
+    DEFAULT_INPUT_SIZE,
+    PreprocessingSettings,
+    read_model_settings,
+    resolve_settings,
+)
+from sigver.verification.database import (
     DEFAULT_DB,
-    EnrollmentStore,
+    DatabaseSettings,
+    EnrollmentDatabase,
     EnrollResult,
     Reference,
-    StoreSettings,
     check_same_settings,
 )
 
 if TYPE_CHECKING:
     from sigver.verification.persistence import TrainedVerifier
 
-# The GPDS canvas: the pretrained SigNet weights were learned on signatures centred on it.
-DEFAULT_CANVAS = (952, 1360)
 PathLike = str | os.PathLike
 
 
@@ -55,7 +66,7 @@ class PreparedImage:
 
 
 def prepare_image(path: PathLike, canvas_size: tuple[int, int],
-                  img_size: tuple[int, int] = (170, 242),
+                  img_size: tuple[int, int] = DEFAULT_IMG_SIZE,
                   crop_oversize: bool = False) -> PreparedImage:
     """Read a signature file and preprocess it (SPEC section 2) at the stored size.
 
@@ -63,7 +74,7 @@ def prepare_image(path: PathLike, canvas_size: tuple[int, int],
     than the canvas is an error too, as in ``process_dataset``, unless ``crop_oversize``:
     then its middle is kept (the published behaviour) with a warning naming the file.
     """
-    from sigver.preprocessing.imageio import read_signature_image
+    from sigver.imageio import read_signature_image
     from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
 
     img = read_signature_image(path)
@@ -75,9 +86,8 @@ def prepare_image(path: PathLike, canvas_size: tuple[int, int],
             processed = preprocess_signature(img, canvas_size, img_size, input_size=None)
     except CanvasTooSmallWarning as exc:
         raise SigverError(f"{path}: the signature is larger than the canvas "
-                          f"{canvas_size[0]} x {canvas_size[1]} ({exc}); enroll into a new "
-                          "database with a larger --canvas-size, or pass --crop-oversize "
-                          "to keep its middle as the published code does") from None
+                          f"{canvas_size[0]} x {canvas_size[1]} ({exc}); crop_oversize=True "
+                          "keeps its middle as the published code does") from None
     except SigverError as exc:
         raise SigverError(f"{path}: {exc}") from None
     for warning in caught:
@@ -91,7 +101,7 @@ def _prepare(item: tuple[str, tuple[int, int], tuple[int, int], bool]) -> Prepar
 
 
 def prepare_images(files: Sequence[PathLike], canvas_size: tuple[int, int],
-                   img_size: tuple[int, int] = (170, 242), workers: int = 1,
+                   img_size: tuple[int, int] = DEFAULT_IMG_SIZE, workers: int = 1,
                    progress: bool = False, crop_oversize: bool = False
                    ) -> list[PreparedImage]:
     """``prepare_image`` for many files, in parallel worker processes, in input order."""
@@ -116,13 +126,12 @@ class FeatureModel:
     def __init__(self, path: PathLike, expected_sha256: str | None = None,
                  device: str = "auto", batch_size: int = 32) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise SigverError(f"--model-path {self.path}: model file not found")
+        check_model_file(self.path)
         self.sha256 = file_sha256(self.path)
         if expected_sha256 is not None and self.sha256 != expected_sha256:
-            raise SigverError(f"--model-path {self.path}: not the model this database was "
-                              f"enrolled with (SHA-256 {self.sha256[:12]}..., the database "
-                              f"expects {expected_sha256[:12]}...)")
+            raise ParameterError("model_path", str(self.path), "not the model this database "
+                                 f"was enrolled with (SHA-256 {self.sha256[:12]}..., the "
+                                 f"database expects {expected_sha256[:12]}...)")
         from sigver.featurelearning.data import resolve_device
         from sigver.featurelearning.models import load_model_file
 
@@ -132,7 +141,7 @@ class FeatureModel:
         self.feature_dim = int(self.model.feature_space_size)
 
     def features(self, images: Sequence[PreparedImage],
-                 input_size: tuple[int, int] = (150, 220)) -> np.ndarray:
+                 input_size: tuple[int, int] = DEFAULT_INPUT_SIZE) -> np.ndarray:
         """float32 ``N x D`` features of prepared images (centre crop ``input_size``)."""
         from sigver.featurelearning.extract import extract_features
 
@@ -142,19 +151,59 @@ class FeatureModel:
                                 progress=False)
 
 
+def check_model_file(path: PathLike) -> None:
+    """A one-line error naming ``model_path`` when the model file is missing."""
+    if not Path(path).is_file():
+        raise ParameterError("model_path", str(path), "model file not found")
+
+
+def enrollment_settings(db: PathLike = DEFAULT_DB, model_path: PathLike | None = None, *,
+                        canvas_size: Sequence[int] | None = None,
+                        img_size: Sequence[int] | None = None,
+                        input_size: Sequence[int] | None = None,
+                        crop_oversize: bool | None = None
+                        ) -> tuple[PreprocessingSettings, DatabaseSettings | None]:
+    """The preprocessing settings an enrollment into ``db`` uses, and the database's
+    recorded settings (None for a new database).
+
+    They come from the enrollment database when it records them, else from the model
+    folder (``preprocessing.json`` beside ``model_path``), else they are the defaults
+    (canvas 952 x 1360) with a ``DefaultSettingsWarning`` naming the model folder. A
+    ``canvas_size`` / ``img_size`` / ``input_size`` that contradicts the recorded value
+    is a ``ParameterError``; where nothing is recorded the given values are used.
+    ``crop_oversize`` (None: the recorded rule, else refuse) always wins.
+    """
+    stored = None
+    if Path(db).exists():
+        with EnrollmentDatabase(db) as database:
+            stored = database.settings()
+    if stored is not None:
+        recorded, source = stored.preprocessing, f"the enrollment database {db}"
+    else:
+        if model_path is None:
+            raise ParameterError("model_path", None, "a model file is needed for the first "
+                                 f"enrollment into {db}")
+        check_model_file(model_path)
+        recorded = read_model_settings(model_path)
+        source = f"the model folder of {model_path}"
+    settings = resolve_settings(recorded, source=source, canvas_size=canvas_size,
+                                img_size=img_size, input_size=input_size,
+                                crop_oversize=crop_oversize)
+    return settings, stored
+
+
 def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DEFAULT_DB,
-           model_path: PathLike | None = None, canvas_size: tuple[int, int] | None = None,
-           img_size: tuple[int, int] | None = None,
-           input_size: tuple[int, int] | None = None, device: str = "auto",
-           workers: int = 1, batch_size: int = 32, crop_oversize: bool = False,
-           progress: bool = False) -> EnrollResult:
+           model_path: PathLike | None = None, canvas_size: Sequence[int] | None = None,
+           img_size: Sequence[int] | None = None, input_size: Sequence[int] | None = None,
+           device: str = "auto", workers: int = 1, batch_size: int = 32,
+           crop_oversize: bool | None = None, progress: bool = False) -> EnrollResult:
     """Preprocess reference signatures and store their features for ``user``.
 
-    The first enrollment into a new database fixes its model and preprocessing settings
-    (defaults: canvas 952 x 1360, stored size 170 x 242, network input 150 x 220); later
-    enrollments use the database's settings and must use its model. Files whose content
-    is already enrolled for the user are skipped. All files are stored in one
-    transaction, or none when any of them is bad.
+    The first enrollment into a new database fixes its model and preprocessing settings,
+    taken from the model folder (``preprocessing.json`` beside the model file; see
+    ``enrollment_settings``); later enrollments use the database's settings and must use
+    its model. Files whose content is already enrolled for the user are skipped. All
+    files are stored in one transaction, or none when any of them is bad.
 
     Parameters
     ----------
@@ -167,45 +216,43 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
     model_path
         The feature model; optional once the database exists (its recorded model).
     canvas_size, img_size, input_size
-        Preprocessing settings for a new database (checked against an existing one).
+        Only where nothing records them (a model folder without ``preprocessing.json``);
+        a value contradicting the recorded one is a ``ParameterError``.
     device, batch_size
         Where and in what batches the CNN runs.
     workers
         Processes reading and preprocessing the images.
     crop_oversize
-        Keep the middle of a signature larger than the canvas instead of refusing it.
+        Keep the middle of a signature larger than the canvas instead of refusing it
+        (None: the recorded rule; a new database records the rule it was created with).
     """
     files = [files] if isinstance(files, str | os.PathLike) else list(files)
     if not files:
-        raise SigverError("no reference files given")
-    stored = None
-    if Path(db).exists():
-        with EnrollmentStore(db) as store:
-            stored = store.settings()
+        raise ParameterError("files", files, "no reference files given")
+    settings, stored = enrollment_settings(db, model_path, canvas_size=canvas_size,
+                                           img_size=img_size, input_size=input_size,
+                                           crop_oversize=crop_oversize)
     if model_path is None:
-        if stored is None:
-            raise SigverError(f"--model-path is needed for the first enrollment into {db}")
-        model_path = stored.model_path
+        model_path = stored.model_path  # type: ignore[union-attr]  # checked above
     model = FeatureModel(model_path, stored.model_sha256 if stored else None, device,
                          batch_size)
-    wanted = StoreSettings(
+    wanted = DatabaseSettings(
         model_sha256=model.sha256,
         model_path=str(stored.model_path if stored else model.path.resolve()),
         feature_dim=model.feature_dim,
-        canvas_size=tuple(canvas_size or (stored.canvas_size if stored else DEFAULT_CANVAS)),
-        img_size=tuple(img_size or (stored.img_size if stored else (170, 242))),
-        input_size=tuple(input_size or (stored.input_size if stored else (150, 220))))
+        # A new database records the rule it was created with; an existing one keeps its.
+        preprocessing=stored.preprocessing if stored else settings)
     if stored is not None:
         check_same_settings(stored, wanted, Path(db))
-    images = prepare_images(files, wanted.canvas_size, wanted.img_size, workers, progress,
-                            crop_oversize)
-    features = model.features(images, wanted.input_size)
+    images = prepare_images(files, settings.canvas_size, settings.img_size, workers, progress,
+                            settings.crop_oversize)
+    features = model.features(images, settings.input_size)
     references = [Reference(p.file_sha256, p.path, f)
                   for p, f in zip(images, features, strict=True)]
     # The database is created (and the settings checked again, inside the transaction)
     # only now, so a bad model or image leaves no new file behind.
-    with EnrollmentStore(db, create=True) as store:
-        return store.add_references(user, references, wanted)
+    with EnrollmentDatabase(db, create=True) as database:
+        return database.add_references(user, references, wanted)
 
 
 @dataclass(frozen=True)
@@ -276,31 +323,36 @@ class Verifier:
         # skops imports every scikit-learn estimator: only verification pays for it.
         from sigver.verification.persistence import load_verifier
 
-        self.store = EnrollmentStore(db)
+        self.database = EnrollmentDatabase(db)
         try:
-            settings = self.store.settings()
+            settings = self.database.settings()
             if settings is None:
-                raise SigverError(f"--db {db}: nobody is enrolled yet")
+                raise SigverError(f"{db}: nobody is enrolled yet")
             self.settings = settings
             self.classifier: TrainedVerifier = load_verifier(classifier)
             if self.classifier.model_sha256 != settings.model_sha256:
-                raise SigverError(
-                    f"--classifier {classifier} was trained on features of another model "
-                    f"(SHA-256 {self.classifier.model_sha256[:12]}...) than --db {db} "
-                    f"({settings.model_sha256[:12]}...)")
+                raise ParameterError(
+                    "classifier", str(classifier), "was trained on features of another "
+                    f"model (SHA-256 {self.classifier.model_sha256[:12]}...) than the "
+                    f"database {db} ({settings.model_sha256[:12]}...)")
             if self.classifier.feature_dim != settings.feature_dim:
-                raise SigverError(f"--classifier {classifier} expects "
-                                  f"{self.classifier.feature_dim}-d features, --db {db} holds "
-                                  f"{settings.feature_dim}-d features")
+                raise ParameterError(
+                    "classifier", str(classifier), f"expects {self.classifier.feature_dim}"
+                    f"-d features, the database {db} holds {settings.feature_dim}-d features")
             self.model = FeatureModel(model_path or settings.model_path,
                                       settings.model_sha256, device, batch_size)
         except BaseException:
-            self.store.close()
+            self.database.close()
             raise
+
+    @property
+    def preprocessing(self) -> PreprocessingSettings:
+        """The settings questioned signatures are prepared with (the database's)."""
+        return self.settings.preprocessing
 
     def close(self) -> None:
         """Close the database."""
-        self.store.close()
+        self.database.close()
 
     def __enter__(self) -> Verifier:
         return self
@@ -309,16 +361,19 @@ class Verifier:
         self.close()
 
     def verify(self, files: Sequence[PathLike] | PathLike, user: str, workers: int = 1,
-               crop_oversize: bool = False) -> list[VerificationResult]:
+               crop_oversize: bool | None = None) -> list[VerificationResult]:
         """Score questioned signature files against ``user``'s references.
 
         ``workers`` processes read and preprocess the files; ``crop_oversize`` keeps the
-        middle of a signature larger than the database's canvas instead of refusing it.
+        middle of a signature larger than the database's canvas instead of refusing it
+        (None: the rule the database records).
         """
         files = [files] if isinstance(files, str | os.PathLike) else list(files)
         if not files:
-            raise SigverError("no questioned files given")
-        references = self.store.references(user)
+            raise ParameterError("files", files, "no questioned files given")
+        if crop_oversize is None:
+            crop_oversize = self.settings.crop_oversize
+        references = self.database.references(user)
         images = prepare_images(files, self.settings.canvas_size, self.settings.img_size,
                                 workers, crop_oversize=crop_oversize)
         questioned = self.model.features(images, self.settings.input_size)
@@ -337,7 +392,7 @@ class Verifier:
 def verify(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DEFAULT_DB,
            classifier: PathLike = "wi.skops", model_path: PathLike | None = None,
            device: str = "auto", workers: int = 1,
-           crop_oversize: bool = False) -> list[VerificationResult]:
+           crop_oversize: bool | None = None) -> list[VerificationResult]:
     """Verify questioned signature files claimed to be ``user``'s (see ``Verifier``)."""
     with Verifier(db, classifier, model_path=model_path, device=device) as verifier:
         return verifier.verify(files, user, workers=workers, crop_oversize=crop_oversize)

@@ -1,10 +1,13 @@
-"""The enrollment store: a SQLite database of users and the features of their references.
+"""The enrollment database: SQLite, users and the features of their references.
 
 One database serves one feature model. It records the model file's SHA-256 (and where it
-was), the preprocessing settings the references were prepared with, and per reference the
-source file's SHA-256, its path and its float32 feature vector. Verification must prepare
-questioned signatures exactly like the references, so these settings are fixed by the
-first enrollment and every later one is checked against them.
+was), the preprocessing settings the references were prepared with (``sigver.settings``:
+canvas, stored size, network input and the rule for signatures larger than the canvas),
+and per reference the source file's SHA-256, its path and its float32 feature vector.
+Verification must prepare questioned signatures exactly like the references, so these
+settings are fixed by the first enrollment and every later one is checked against them.
+The settings live in a key/value table: databases written before the oversize rule was
+recorded read with the rule ``crop_oversize=False`` (what enrollment did by default).
 
 Concurrency and faults: the database runs in WAL mode (readers never block the writer),
 every change is one ``BEGIN IMMEDIATE`` transaction (writers queue on the lock instead of
@@ -26,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sigver.errors import SigverError
+from sigver.errors import ParameterError, SigverError
+from sigver.settings import PreprocessingSettings
 
 DEFAULT_DB = "sigver.db"
 # 'SgVr' in ASCII: marks the file as a sigver enrollment database.
@@ -58,7 +62,7 @@ CREATE INDEX IF NOT EXISTS reference_user ON reference_signatures(user_id);
 
 
 @dataclass(frozen=True)
-class StoreSettings:
+class DatabaseSettings:
     """What every feature vector of one database depends on.
 
     Attributes
@@ -70,17 +74,32 @@ class StoreSettings:
         from there unless told otherwise, and checks its SHA-256).
     feature_dim
         Length of the feature vectors.
-    canvas_size, img_size, input_size
-        The preprocessing settings (SPEC section 2): canvas the signature is centred on,
-        the stored size, and the centre crop fed to the network.
+    preprocessing
+        How the references were prepared (SPEC section 2): canvas the signature is
+        centred on, the stored size, the centre crop fed to the network, and the rule for
+        signatures larger than the canvas.
     """
 
     model_sha256: str
     model_path: str
     feature_dim: int
-    canvas_size: tuple[int, int]
-    img_size: tuple[int, int] = (170, 242)
-    input_size: tuple[int, int] = (150, 220)
+    preprocessing: PreprocessingSettings = field(default_factory=PreprocessingSettings)
+
+    @property
+    def canvas_size(self) -> tuple[int, int]:
+        return self.preprocessing.canvas_size
+
+    @property
+    def img_size(self) -> tuple[int, int]:
+        return self.preprocessing.img_size
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.preprocessing.input_size
+
+    @property
+    def crop_oversize(self) -> bool:
+        return self.preprocessing.crop_oversize
 
     def to_rows(self) -> dict[str, str]:
         """The settings as ``key -> text`` rows of the ``settings`` table."""
@@ -88,17 +107,22 @@ class StoreSettings:
                 "feature_dim": str(self.feature_dim),
                 "canvas_size": _size_text(self.canvas_size),
                 "img_size": _size_text(self.img_size),
-                "input_size": _size_text(self.input_size)}
+                "input_size": _size_text(self.input_size),
+                "crop_oversize": "1" if self.crop_oversize else "0"}
 
     @classmethod
-    def from_rows(cls, rows: dict[str, str], path: Path) -> StoreSettings:
+    def from_rows(cls, rows: dict[str, str], path: Path) -> DatabaseSettings:
         """Parse the ``settings`` table (error naming the database when damaged)."""
         try:
+            crop = rows.get("crop_oversize", "0")
+            if crop not in ("0", "1"):
+                raise ValueError(f"crop_oversize {crop!r}")
+            preprocessing = PreprocessingSettings(
+                canvas_size=_parse_size(rows["canvas_size"]),
+                img_size=_parse_size(rows["img_size"]),
+                input_size=_parse_size(rows["input_size"]), crop_oversize=crop == "1")
             return cls(model_sha256=rows["model_sha256"], model_path=rows["model_path"],
-                       feature_dim=int(rows["feature_dim"]),
-                       canvas_size=_parse_size(rows["canvas_size"]),
-                       img_size=_parse_size(rows["img_size"]),
-                       input_size=_parse_size(rows["input_size"]))
+                       feature_dim=int(rows["feature_dim"]), preprocessing=preprocessing)
         except (KeyError, ValueError) as exc:
             raise SigverError(f"{path}: damaged settings table ({exc!r}); the database was "
                               "not written by sigver enroll") from None
@@ -150,16 +174,16 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class EnrollmentStore:
+class EnrollmentDatabase:
     """An open enrollment database.
 
     Parameters
     ----------
     path
-        The SQLite file (``--db``).
+        The SQLite file.
     create
         Create the database when it does not exist (enrollment). Verification opens
-        existing databases only, so a mistyped ``--db`` is an error, not a new empty file.
+        existing databases only, so a mistyped path is an error, not a new empty file.
 
     Use as a context manager, or call ``close()``.
     """
@@ -168,24 +192,23 @@ class EnrollmentStore:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
-                raise SigverError(f"--db {self.path}: no such enrollment database; enroll "
-                                  "references first with 'sigver enroll --db "
-                                  f"{self.path} ...'")
+                raise SigverError(f"{self.path}: no such enrollment database; enroll "
+                                  "references into it first")
             if not self.path.parent.is_dir():
-                raise SigverError(f"--db {self.path}: folder {self.path.parent} does not exist")
+                raise SigverError(f"{self.path}: folder {self.path.parent} does not exist")
         elif not self.path.is_file():
-            raise SigverError(f"--db {self.path}: not a file")
+            raise SigverError(f"{self.path}: not a file")
         try:
             # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE).
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                                          isolation_level=None)
         except sqlite3.Error as exc:
-            raise SigverError(f"--db {self.path}: cannot open ({exc})") from None
+            raise SigverError(f"{self.path}: cannot open ({exc})") from None
         try:
             self._prepare()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise SigverError(f"--db {self.path}: not a sigver enrollment database "
+            raise SigverError(f"{self.path}: not a sigver enrollment database "
                               f"({exc})") from None
         except BaseException:
             self._conn.close()
@@ -198,7 +221,7 @@ class EnrollmentStore:
         # Refuse another application's database before changing anything in it.
         app_id, version, tables = self._identity()
         if app_id != APPLICATION_ID and (app_id != 0 or tables):
-            raise SigverError(f"--db {self.path}: an SQLite database of another "
+            raise SigverError(f"{self.path}: an SQLite database of another "
                               "application, not a sigver enrollment database")
         self._switch_to_wal()
         if app_id == 0:
@@ -214,7 +237,7 @@ class EnrollmentStore:
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     app_id, version = APPLICATION_ID, SCHEMA_VERSION
         if version != SCHEMA_VERSION:
-            raise SigverError(f"--db {self.path}: database schema version {version}, this "
+            raise SigverError(f"{self.path}: database schema version {version}, this "
                               f"sigver reads version {SCHEMA_VERSION}")
 
     def _identity(self) -> tuple[int, int, int]:
@@ -239,7 +262,7 @@ class EnrollmentStore:
             if mode is not None and mode.lower() == "wal":
                 return
             if time.monotonic() > deadline:
-                raise SigverError(f"--db {self.path}: cannot switch the database to WAL "
+                raise SigverError(f"{self.path}: cannot switch the database to WAL "
                                   f"mode (journal mode {mode})")
             time.sleep(0.01)
 
@@ -249,7 +272,7 @@ class EnrollmentStore:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise SigverError(f"--db {self.path}: cannot start a transaction ({exc})") from None
+            raise SigverError(f"{self.path}: cannot start a transaction ({exc})") from None
         try:
             yield self._conn
         except BaseException:
@@ -261,7 +284,7 @@ class EnrollmentStore:
         """Close the connection."""
         self._conn.close()
 
-    def __enter__(self) -> EnrollmentStore:
+    def __enter__(self) -> EnrollmentDatabase:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -269,30 +292,31 @@ class EnrollmentStore:
 
     # settings -----------------------------------------------------------------------
 
-    def settings(self) -> StoreSettings | None:
+    def settings(self) -> DatabaseSettings | None:
         """The database's settings, or ``None`` while nothing is enrolled."""
         rows = dict(self._conn.execute("SELECT key, value FROM settings").fetchall())
-        return StoreSettings.from_rows(rows, self.path) if rows else None
+        return DatabaseSettings.from_rows(rows, self.path) if rows else None
 
     def _check_or_set_settings(self, conn: sqlite3.Connection,
-                               settings: StoreSettings) -> None:
+                               settings: DatabaseSettings) -> None:
         rows = dict(conn.execute("SELECT key, value FROM settings").fetchall())
         if not rows:
             conn.executemany("INSERT INTO settings (key, value) VALUES (?, ?)",
                              settings.to_rows().items())
             return
-        stored = StoreSettings.from_rows(rows, self.path)
+        stored = DatabaseSettings.from_rows(rows, self.path)
         check_same_settings(stored, settings, self.path)
 
     # writing --------------------------------------------------------------------------
 
     def add_references(self, user: str, references: Iterable[Reference],
-                       settings: StoreSettings) -> EnrollResult:
+                       settings: DatabaseSettings) -> EnrollResult:
         """Store a user's references in one transaction (all of them or none).
 
         The user is created when new. A file whose content is already stored for this
         user is skipped (enrolling it again is a no-op); one stored for another user is
-        an error. ``settings`` must equal the database's (the first enrollment sets them).
+        an error. ``settings`` must equal the database's (the first enrollment sets them; the
+        oversize rule is not compared: it decides which files are accepted, not how).
         """
         user = check_user_name(user)
         result = EnrollResult(user=user)
@@ -332,7 +356,7 @@ class EnrollmentStore:
         with self._write() as conn:
             row = conn.execute("SELECT id FROM users WHERE name = ?", (user,)).fetchone()
             if row is None:
-                raise SigverError(f"--user {user}: unknown user in {self.path}")
+                raise ParameterError("user", user, f"unknown user in {self.path}")
             removed = conn.execute("SELECT count(*) FROM reference_signatures WHERE "
                                    "user_id = ?", (row[0],)).fetchone()[0]
             conn.execute("DELETE FROM users WHERE id = ?", (row[0],))
@@ -352,14 +376,13 @@ class EnrollmentStore:
         settings = self.settings()
         row = self._conn.execute("SELECT id FROM users WHERE name = ?", (user,)).fetchone()
         if row is None or settings is None:
-            raise SigverError(f"--user {user}: unknown user in {self.path} (enroll their "
-                              "references first; 'sigver enroll --db "
-                              f"{self.path} --list' lists the users)")
+            raise ParameterError("user", user, f"unknown user in {self.path} (enroll their "
+                                 "references first)")
         rows = self._conn.execute(
             "SELECT file_sha256, source_path, features FROM reference_signatures "
             "WHERE user_id = ? ORDER BY id", (row[0],)).fetchall()
         if not rows:
-            raise SigverError(f"--user {user}: no references enrolled in {self.path}")
+            raise ParameterError("user", user, f"no references enrolled in {self.path}")
         features = np.stack([np.frombuffer(blob, dtype="<f4") for _, _, blob in rows])
         if features.shape[1] != settings.feature_dim:
             raise SigverError(f"{self.path}: user {user}'s features have "
@@ -376,18 +399,19 @@ class EnrollmentStore:
 def check_user_name(user: str) -> str:
     """User ids are non-empty text without surrounding spaces (one-line error otherwise)."""
     if not isinstance(user, str) or not user.strip() or user != user.strip():
-        raise SigverError(f"--user {user!r}: a user id is non-empty text without leading or "
-                          "trailing spaces")
+        raise ParameterError("user", user, "a user id is non-empty text without leading or "
+                             "trailing spaces")
     return user
 
 
-def check_same_settings(stored: StoreSettings, wanted: StoreSettings, path: Path) -> None:
+def check_same_settings(stored: DatabaseSettings, wanted: DatabaseSettings,
+                        path: Path) -> None:
     """Refuse features computed by another model or with other preprocessing settings."""
     if stored.model_sha256 != wanted.model_sha256:
-        raise SigverError(f"--db {path}: its references were computed by another model "
+        raise SigverError(f"{path}: its references were computed by another model "
                           f"(SHA-256 {stored.model_sha256[:12]}..., this one "
-                          f"{wanted.model_sha256[:12]}...); use that model or a new --db")
+                          f"{wanted.model_sha256[:12]}...); use that model or a new database")
     for name in ("feature_dim", "canvas_size", "img_size", "input_size"):
         if getattr(stored, name) != getattr(wanted, name):
-            raise SigverError(f"--db {path}: references were prepared with {name} "
+            raise SigverError(f"{path}: references were prepared with {name} "
                               f"{getattr(stored, name)}, not {getattr(wanted, name)}")
