@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds one request may take")
     parser.add_argument("--max-batch", type=int, default=32,
                         help="images per batched forward pass")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="threads of each forward pass (per worker)")
     parser.add_argument("--batch-wait-ms", type=float, default=10.0,
                         help="how long a batch waits for requests still preprocessing")
     return parser
@@ -79,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_path=args.model_path,
         canvas_size=tuple(args.canvas_size) if args.canvas_size else None,
         device=args.device, max_batch=args.max_batch, max_wait_ms=args.batch_wait_ms,
-        image_dir=image_dir,
+        image_dir=image_dir, torch_threads=args.torch_threads,
         limits=Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                       max_pixels=args.max_pixels, max_files=args.max_files,
                       request_timeout_s=args.request_timeout))
