@@ -117,3 +117,14 @@ def test_threshold_override_summary_and_exit_status():
     assert exit_status(lenient, fail_on_forgery=True) == 0
     with pytest.raises(SigverError, match="threshold"):
         with_threshold(results, float("nan"))
+
+
+def test_database_file_helpers(features, tmp_path):
+    background = build_background(features, per_writer=4)
+    genuine = rows(features, 0, 0)[:5]
+    hashes = [f"{i:064x}" for i in range(5)]
+    db = tmp_path / "people.db"
+    svm = wd.train_and_store(db, "bob", features.features[genuine], hashes, background)
+    again = wd.person_svm_for(db, "bob", hashes, svm.model_sha256)
+    np.testing.assert_array_equal(again.dual_coef, svm.dual_coef)
+    assert wd.person_svm_for(db, "carol", hashes, svm.model_sha256) is None

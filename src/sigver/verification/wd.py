@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -185,3 +186,28 @@ def load_person_svm(conn: sqlite3.Connection, user: str, file_sha256: Sequence[s
     if row is None or row[0] != reference_digest(file_sha256) or row[1] != model_sha256:
         return None
     return PersonSVM.from_bytes(row[2])
+
+
+def person_svm_for(db: str | os.PathLike, user: str, file_sha256: Sequence[str],
+                   model_sha256: str) -> PersonSVM | None:
+    """``load_person_svm`` on a database file (``sigver verify --method``)."""
+    conn = sqlite3.connect(db)
+    try:
+        ensure_table(conn)
+        return load_person_svm(conn, user, file_sha256, model_sha256)
+    finally:
+        conn.close()
+
+
+def train_and_store(db: str | os.PathLike, user: str, references: np.ndarray,
+                    file_sha256: Sequence[str], background: Background) -> PersonSVM:
+    """Train a person's SVM and store it in the database file (``sigver enroll
+    --background``)."""
+    svm = fit_person_svm(references, file_sha256, background)
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        ensure_table(conn)
+        store_person_svm(conn, user, svm)
+    finally:
+        conn.close()
+    return svm
