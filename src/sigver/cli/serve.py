@@ -37,16 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--background", help="background file from 'sigver background': "
                         "train a writer-dependent SVM for each person with enough "
                         "references")
-    parser.add_argument("--model-path", help="feature model (default: the database's; "
-                        "needed for a new database)")
+    parser.add_argument("--model-path", help="feature model (needed for a new database; "
+                        "otherwise the database's model)")
     parser.add_argument("--canvas-size", nargs=2, type=int, metavar=("H", "W"),
-                        help="canvas of a new database (default 952 1360)")
+                        help="canvas of a new database (GPDS's 952 1360 when "
+                        "not given)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (each loads the model once)")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                        help="where the CNN runs")
     parser.add_argument("--max-upload-mb", type=float, default=10.0,
                         help="size of one uploaded file")
     parser.add_argument("--max-pixels", type=int, default=40_000_000,
