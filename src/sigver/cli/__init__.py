@@ -33,6 +33,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sigver.cli.demo", "run the whole pipeline on synthetic data, with a report"),
     "enroll": ("sigver.cli.enroll", "store a person's reference signatures (SQLite)"),
     "verify": ("sigver.cli.verify", "verify questioned signatures against a person"),
+    "background": ("sigver.cli.background",
+                   "build the background file of writer-dependent verification"),
+    "keys": ("sigver.cli.keys", "create, list or revoke API keys of 'sigver serve'"),
+    "serve": ("sigver.cli.serve", "the verification service: HTTP API and web page"),
 }
 
 
