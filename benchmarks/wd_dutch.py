@@ -24,14 +24,14 @@ import numpy as np
 
 from sigver.datasets.folder import FolderDataset, fit_canvas
 from sigver.datasets.util import get_subset, load_dataset, save_dataset
-from sigver.featurelearning import train as first_task
 from sigver.featurelearning.extract import extract_store
+from sigver.featurelearning.train import TrainConfig, train
 from sigver.io import file_sha256
 from sigver.preprocessing.process_dataset import process_dataset
 from sigver.verification.api import FeatureModel, prepare_images
 from sigver.verification.background import build_background
+from sigver.verification.fit import fit_verifier
 from sigver.verification.wd import WD_THRESHOLD, fit_person_svm
-from sigver.wi.fit import fit_verifier
 from verify_dutch import DATA, IMAGE_SIZE
 
 
@@ -73,14 +73,14 @@ def main() -> None:
         save_dataset(store, dev_x, dev_y, dev_yforg, mapping, dev_files)
     model = Path(args.model_path) if args.model_path else args.work / "model" / "model_best.pth"
     if not model.exists():
-        first_task.main(["--dataset-path", str(store), "--users", "0", str(len(writers)),
-                         "--logdir", str(model.parent), "--model", "signet_thin",
-                         "--epochs", str(args.epochs), "--device", "cpu", "--no-progress"])
+        train(TrainConfig(dataset_path=str(store), logdir=str(model.parent), task="signet",
+                          users=(0, len(writers)), model="signet_thin", epochs=args.epochs,
+                          device="cpu", progress=False))
     print(f"{len(exp_writers)} people to verify, {len(dev_writers)} development writers, "
           f"model {model}  [{time.perf_counter() - t0:.0f} s]", flush=True)
 
     dev = extract_store(model, store, device="cpu", progress=False)
-    wi, _ = fit_verifier(dev.as_tuple(), dev.model_sha256, gen_for_ref=args.references,
+    wi, _ = fit_verifier(dev.as_tuple(), dev.model_sha256, num_gen_ref=args.references,
                          seed=args.seed)
     background = build_background(dev, per_writer=12, seed=args.seed)
     extractor = FeatureModel(model, file_sha256(model), device="cpu")

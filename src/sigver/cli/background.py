@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli._protocol import add_feature_source_arguments, load_feature_set
 from sigver.cli.flags import as_flags
-from sigver.protocols.cli import add_feature_source_arguments, load_feature_set
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    features = load_feature_set(args)
-    settings = read_store_settings(args.data_path) if args.data_path else None
     with as_flags(parser):
+        features = load_feature_set(args)
+        settings = features.settings
+        if settings is None and args.data_path:
+            settings = read_store_settings(args.data_path)
         background = build_background(features, per_writer=args.per_writer,
                                       settings=settings, seed=args.seed)
     save_background(args.out, background)
