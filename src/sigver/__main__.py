@@ -1,3 +1,3 @@
-from sigver.cli import main
+from .cli import main  # relative: ``python -m sigver`` is the command line
 
 raise SystemExit(main())

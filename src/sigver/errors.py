@@ -1,7 +1,7 @@
 """The error types for user mistakes (bad files, bad parameters, bad data).
 
 Library code names the *Python* parameter that is wrong (``ParameterError``); the
-command-line layer (``sigver.cli``) maps parameter names onto its flags, so the same
+command-line layer (the ``cli`` package) maps parameter names onto its flags, so the same
 mistake reads ``num_gen_test=30: ...`` from Python and ``--gen-for-test 30: ...`` from the
 shell. The command line prints these as one line without a traceback; anything else is a
 bug and keeps its traceback.

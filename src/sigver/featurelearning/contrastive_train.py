@@ -2,7 +2,8 @@
 
 Multi-task (default: first task, then triplet or NT-Xent from its best weights),
 single-task (contrastive from scratch) or the first task alone (``--task signet``). The
-command is ``sigver.cli.train``; the training itself is ``sigver.featurelearning.train``.
+command's flags are parsed in ``cli/train.py``; the training itself is
+``sigver.featurelearning.train``.
 """
 
 if __name__ == "__main__":

@@ -10,5 +10,6 @@ questioned signature against them with a writer-independent classifier.
   files still load).
 - ``api``: ``enroll`` / ``verify`` and the ``Verifier`` that keeps model and classifier
   loaded between calls (also ``sigver.enroll`` / ``sigver.verify``). The commands
-  (``sigver enroll`` / ``sigver verify``) are in ``sigver.cli``.
+  (``sigver enroll`` / ``sigver verify``) are in the command-line package
+  (``cli/enroll.py``, ``cli/verify.py``).
 """

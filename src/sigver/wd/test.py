@@ -1,5 +1,5 @@
 """``python -m sigver.wd.test``: the published module command of the writer-dependent
-protocol, the same command as ``sigver wd`` (``sigver.cli.wd``); from Python, use
+protocol, the same command as ``sigver wd`` (``cli/wd.py``); from Python, use
 ``sigver.wd.run``."""
 
 if __name__ == "__main__":

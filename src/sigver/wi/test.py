@@ -1,5 +1,5 @@
 """``python -m sigver.wi.test``: the published module command of the writer-independent
-protocol, the same command as ``sigver wi`` (``sigver.cli.wi``); from Python, use
+protocol, the same command as ``sigver wi`` (``cli/wi.py``); from Python, use
 ``sigver.wi.run``."""
 
 if __name__ == "__main__":
