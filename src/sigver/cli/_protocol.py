@@ -26,19 +26,6 @@ ALIASES = {"num_gen_train": "--gen-for-train", "num_gen_test": "--gen-for-test",
            "path": "--save-path"}
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default once, as it is typed (``0 300``), and none for flags
-    without a value by default (``None``, switches that are off)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False:
-            return action.help or ""
-        if isinstance(action.default, (tuple, list)):
-            shown = " ".join(str(v) for v in action.default)
-            return f"{action.help} (default: {shown})"
-        return super()._get_help_string(action)
-
-
 def add_feature_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Where features come from (``sigver.features.feature_set_from``): a feature file,
     or a model file and a dataset store."""

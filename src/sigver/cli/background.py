@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from sigver.cli._protocol import add_feature_source_arguments, load_feature_set
+from sigver.cli.common import HelpFormatter
 from sigver.cli.flags import as_flags
 
 
@@ -18,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "'sigver serve': genuine signatures of development writers (never the "
                     "people to verify), from a dataset store with its model or from a "
                     "feature file of 'sigver extract'.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     add_feature_source_arguments(parser)
     parser.add_argument("--out", required=True, help="background file to write (.npz)")
     parser.add_argument("--per-writer", type=int, default=12,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli.common import HelpFormatter
 from sigver.cli.flags import as_flags
 
 ALIASES = {"model_name": "--model", "settings": "--canvas-size"}
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "signatures), output float32 N x D features; the preprocessing "
                     "settings and the source model's SHA-256 travel in the metadata. "
                     "Needs sigver[onnx].",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--model-path", required=True, help="PyTorch model file to export")
     parser.add_argument("--out", required=True, help="ONNX file to write (.onnx)")
     parser.add_argument("--model", default=None,

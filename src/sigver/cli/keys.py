@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli.common import HelpFormatter
 from sigver.cli.flags import as_flags
 
 
@@ -16,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "created; the database keeps only its SHA-256.")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a key and print it once",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     create.add_argument("--db", required=True, help="enrollment database (SQLite)")
     create.add_argument("--role", required=True, choices=("verify", "admin"),
                         help="verify: list and verify; admin: also enroll and delete")

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 
+from sigver.cli.common import HelpFormatter
 from sigver.cli.flags import as_flags
 from sigver.errors import SigverError
 
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve enrollment and verification over HTTP (API under /api/v1, "
                     "OpenAPI schema at /api/v1/openapi.json) with a web page at /. Every "
                     "API request needs a key from 'sigver keys create'.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--db", required=True, help="enrollment database (SQLite)")
     parser.add_argument("--classifier", required=True,
                         help="writer-independent classifier file from 'sigver wi fit'")

@@ -7,11 +7,11 @@ import argparse
 from collections.abc import Sequence
 
 from sigver.cli._protocol import (
-    HelpFormatter,
     add_common_arguments,
     common_kwargs,
     run_protocol_command,
 )
+from sigver.cli.common import HelpFormatter
 from sigver.errors import SigverError
 
 PUBLISHED_PROG = "python -m sigver.wd.test"

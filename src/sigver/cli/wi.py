@@ -15,13 +15,13 @@ import numpy as np
 
 from sigver.cli._protocol import (
     ALIASES,
-    HelpFormatter,
     add_common_arguments,
     add_feature_source_arguments,
     common_kwargs,
     load_feature_set,
     run_protocol_command,
 )
+from sigver.cli.common import HelpFormatter
 from sigver.cli.flags import as_flags
 from sigver.protocols.runner import SEED
 from sigver.wi.classifier import FUSIONS
