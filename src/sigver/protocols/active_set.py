@@ -31,6 +31,8 @@ from sigver.protocols.kernels import make_svc
 
 # ``kernel(a, b)``: the kernel block between training rows ``a`` and ``b`` (indices)
 KernelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# ``decision(rows, support, dual_coef)``: ``kernel(rows, support) @ dual_coef``
+DecisionFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 # Rows whose margin exceeds 1 by less than this after a pass over every row are
 # re-checked after each fit; the others only in the final pass over every row.
@@ -88,7 +90,8 @@ class _WorkingSet:
 def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
                    class_weight: dict | None = None, initial: np.ndarray,
                    max_add: int = 4000, block_rows: int = 4096,
-                   max_rounds: int = 200) -> ActiveSetSolution:
+                   max_rounds: int = 200,
+                   decision: DecisionFn | None = None) -> ActiveSetSolution:
     """Fit libsvm's C-SVC on all ``labels`` rows through a growing working set.
 
     Parameters
@@ -108,6 +111,9 @@ def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
         Rows per kernel block when evaluating the decision function.
     max_rounds
         Safety limit on the fits (``RuntimeError`` beyond it).
+    decision
+        A faster way to compute ``kernel(rows, support) @ dual_coef`` when the caller
+        has the kernel values at hand (default: from ``kernel`` in blocks).
     """
     labels = np.asarray(labels)
     n = len(labels)
@@ -122,8 +128,9 @@ def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
         support, coef, intercept = _fit(working, labels, C, class_weight)
         while True:
             pool = np.flatnonzero(~inside) if full else candidates[~inside[candidates]]
-            margins = labels[pool] * _decision(kernel, pool, support, coef, intercept,
-                                               block_rows)
+            values = (decision(pool, support, coef) if decision is not None
+                      else _decision(kernel, pool, support, coef, block_rows))
+            margins = labels[pool] * (values + intercept)
             if full:
                 candidates = pool[margins < 1 + SHRINK_SLACK]
             violators = pool[margins < 1]
@@ -152,11 +159,11 @@ def _fit(working: _WorkingSet, labels: np.ndarray, C: float,
 
 
 def _decision(kernel: KernelFn, rows: np.ndarray, support: np.ndarray, coef: np.ndarray,
-              intercept: float, block_rows: int) -> np.ndarray:
-    """Decision values of training rows, in blocks of ``block_rows``."""
+              block_rows: int) -> np.ndarray:
+    """``kernel(rows, support) @ coef`` in blocks of ``block_rows`` rows."""
     out = np.empty(len(rows))
     for start in range(0, len(rows), block_rows):
         block = kernel(rows[start:start + block_rows], support)
         # float64 sums: the class weights can make some coefficients large
-        out[start:start + len(block)] = block @ coef + intercept
+        out[start:start + len(block)] = block @ coef
     return out

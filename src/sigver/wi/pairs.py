@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sigver.protocols.kernels import kernel_matrix
+from sigver.protocols.kernels import kernel_block, kernel_matrix
 
 # Pairs per block when computing the scale.
-SCALE_BLOCK = 8192
+SCALE_BLOCK = 2048
 
 
 class DichotomyPairs:
@@ -33,9 +33,11 @@ class DichotomyPairs:
     def __init__(self, features: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
         used, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
         self.left, self.right = inverse[:len(left)], inverse[len(left):]
-        signatures = np.asarray(features[used], dtype=np.float64)
-        self.scale = _pair_scale(signatures, self.left, self.right)
-        self.signatures = signatures / self.scale
+        self.signatures = np.asarray(features[used], dtype=np.float64)
+        mean, self.scale = _pair_scale(self.signatures, self.left, self.right)
+        self.signatures /= self.scale
+        self._signatures32 = self.signatures.astype(np.float32)
+        self._centre32 = (mean / self.scale).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.left)
@@ -44,9 +46,23 @@ class DichotomyPairs:
         """The scaled dissimilarity vectors of pairs ``index``."""
         return np.abs(self.signatures[self.left[index]] - self.signatures[self.right[index]])
 
+    def centred_rows32(self, index: np.ndarray) -> np.ndarray:
+        """``rows(index)`` minus the mean vector, in float32, with float64 squared norms.
 
-def _pair_scale(signatures: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``StandardScaler(with_mean=False)``'s scale of the pairs' dissimilarity vectors.
+        Centring keeps the float32 products of the RBF kernel small (their rounding
+        grows with their magnitude); distances do not change.
+        """
+        rows = self._signatures32[self.left[index]]
+        rows -= self._signatures32[self.right[index]]
+        np.abs(rows, out=rows)
+        rows -= self._centre32
+        return rows, np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+
+
+def _pair_scale(signatures: np.ndarray, left: np.ndarray, right: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the pairs' dissimilarity vectors and ``StandardScaler(with_mean=False)``'s
+    scale.
 
     Two passes (mean, then squared deviations with the rounding correction), as
     scikit-learn computes a variance; near-constant features get scale 1, detected as
@@ -70,7 +86,7 @@ def _pair_scale(signatures: np.ndarray, left: np.ndarray, right: np.ndarray) -> 
     constant = variance <= n * eps * variance + (n * mean * eps) ** 2
     scale = np.sqrt(variance)
     scale[constant] = 1.0
-    return scale
+    return mean, scale
 
 
 class PairKernel:
@@ -83,11 +99,15 @@ class PairKernel:
 
     def __init__(self, pairs: DichotomyPairs, kernel: str, gamma: float) -> None:
         self.pairs, self.kernel, self.gamma = pairs, kernel, gamma
-        self.dtype = np.float32 if kernel == "rbf" else np.float64
-        self._right: tuple[np.ndarray, np.ndarray] | None = None
+        self._right: tuple | None = None
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self.kernel != "rbf":
+            return kernel_matrix(self.pairs.rows(a), self.pairs.rows(b), self.kernel,
+                                 self.gamma)
         if self._right is None or not np.array_equal(self._right[0], b):
-            self._right = (np.array(b), self.pairs.rows(b))
-        return kernel_matrix(self.pairs.rows(a), self._right[1], self.kernel, self.gamma,
-                             dtype=self.dtype)
+            self._right = (np.array(b), *self.pairs.centred_rows32(b))
+        _, right, right_norms = self._right
+        rows, norms = self.pairs.centred_rows32(a)
+        return kernel_block(rows, right, norms.astype(np.float32),
+                            right_norms.astype(np.float32), "rbf", self.gamma)
