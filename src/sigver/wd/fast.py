@@ -145,13 +145,12 @@ class FoldKernel:
 
     def rows_of(self, rows: np.ndarray) -> np.ndarray:
         """Kernel of pool rows against every negative."""
+        if self.full is not None:
+            return self.full[rows]
         out = np.empty((len(rows), self.n_dev), dtype=self.x.dtype)
         own = rows >= self.n_dev
         out[own] = self.own[rows[own] - self.n_dev]
         negatives = rows[~own]
-        if self.full is not None:
-            out[~own] = self.full[negatives]
-            return out
         where = np.flatnonzero(~own)
         slots = self.slot[negatives]
         cached = slots >= 0
