@@ -9,7 +9,7 @@ from sklearn.svm import SVC
 from sigver.errors import ParameterError, SigverError
 from sigver.protocols.kernels import kernel_matrix
 from sigver.synthetic.features import make_features
-from sigver.wd import training
+from sigver.wd import fast
 from sigver.wd.training import train_test_all_users
 
 
@@ -21,25 +21,55 @@ def _sets(n_exp, n_dev, dim, seed=7, n_genuine=22, n_skilled=10, **kwargs):
 
 
 @pytest.mark.parametrize("svm_type", ["rbf", "linear"])
-def test_precomputed_kernel_fit_equals_svc_on_the_same_scaled_rows(svm_type):
+@pytest.mark.parametrize("memory", [1 << 20, 0])
+def test_fold_kernel_values_equal_the_kernel_of_the_rows(monkeypatch, svm_type, memory):
+    # memory 0: no full block, a cache of one 4-row chunk, evicted at each new row set;
+    # 8-row blocks: the full block's negatives span several blocks, one straddling 30
+    monkeypatch.setattr(fast, "CACHE_CHUNK", 4)
+    monkeypatch.setattr(fast, "BLOCK_ROWS", 8)
+    scaled = 3 + np.random.default_rng(0).normal(size=(40, 6))
+    kernel = fast.FoldKernel(scaled, 30, svm_type, 0.2, memory=memory)
+    assert (kernel.full is None) == (memory == 0)
+    a, b = np.array([35, 2, 31, 7, 29, 12, 0]), np.array([5, 38, 2, 30, 17, 9])
+    expected = kernel_matrix(scaled[a], scaled[b], svm_type, 0.2)
+    for _ in range(2):
+        np.testing.assert_allclose(kernel(a, b), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(kernel(b, a), expected.T, rtol=1e-5, atol=1e-6)
+    coef = np.arange(len(b)) - 2.5
+    negatives = np.array([3, 29, 0, 11])
+    np.testing.assert_allclose(
+        kernel.decision(negatives, b, coef),
+        kernel_matrix(scaled[negatives], scaled[b], svm_type, 0.2) @ coef, rtol=1e-5,
+        atol=1e-5)
+    if memory == 0:
+        assert kernel.max_chunks == 1 and kernel.computed_rows > 5
+    else:
+        np.testing.assert_allclose(kernel.full, kernel_matrix(scaled, scaled[:30], svm_type,
+                                                              0.2), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("svm_type", ["rbf", "linear"])
+def test_fast_user_svm_equals_svc_on_the_same_scaled_rows(monkeypatch, svm_type):
+    # 5 nearest negatives first, 10 added per fit: the working set grows over fits
+    monkeypatch.setattr(fast, "NEAREST_NEGATIVES", 5)
+    monkeypatch.setattr(fast, "ADDED_PER_FIT", 10)
     rng = np.random.default_rng(0)
-    scaled = rng.normal(size=(70, 6))
-    n_dev, gamma = 50, 0.2
-    pool_kernel = kernel_matrix(scaled, scaled[:n_dev], svm_type, gamma,
-                                dtype=training.pool_kernel_dtype(svm_type))
-    own = np.array([60, 61, 52, 53, 54])  # 2 exploitation negatives, then 3 positives
-    [(support, dual, intercept)] = training._fit_chunk(
-        [(own, 3)], scaled=scaled, pool_kernel=pool_kernel, svm_type=svm_type, C=1.0,
-        gamma=gamma)
-    rows = np.r_[np.arange(n_dev), own]
-    labels = np.r_[-np.ones(52), np.ones(3)]
+    n_dev, gamma = 300, 0.2
+    scaled = np.r_[rng.normal(size=(n_dev + 2, 6)), rng.normal(0.7, 0.6, size=(6, 6))]
+    own = np.arange(n_dev, n_dev + 8)  # 2 exploitation negatives, then 6 positives
+    support, dual, intercept = fast.fit_user(fast.FoldKernel(scaled, n_dev, svm_type, gamma),
+                                             own, 6, C=1.0)
+    labels = np.r_[-np.ones(n_dev + 2), np.ones(6)]
     kwargs = {"gamma": gamma} if svm_type == "rbf" else {}
-    svc = SVC(kernel=svm_type, C=1.0, class_weight={1: 52 / 3}, **kwargs).fit(
-        scaled[rows], labels)
+    svc = SVC(kernel=svm_type, C=1.0, class_weight={1: (n_dev + 2) / 6}, **kwargs).fit(
+        scaled, labels)
     queries = rng.normal(size=(9, 6))
     ours = kernel_matrix(queries, scaled[support], svm_type, gamma) @ dual + intercept
-    np.testing.assert_allclose(ours, svc.decision_function(queries), atol=1e-6)
-    assert sorted(support) == sorted(rows[svc.support_])
+    # two solutions within libsvm's tolerance of the optimum (the genuines' weight of 50
+    # scales the differences)
+    np.testing.assert_allclose(ours, svc.decision_function(queries), atol=2e-2)
+    assert len(support) < 60 and abs(len(support) - len(svc.support_)) <= 1
+    assert len(np.intersect1d(support, svc.support_)) >= len(svc.support_) - 1
 
 
 def test_fast_eer_within_0_2_points_of_the_reference_on_the_same_draws():

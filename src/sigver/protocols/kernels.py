@@ -68,32 +68,6 @@ def kernel_matrix(a: np.ndarray, b: np.ndarray, kernel: str, gamma: float,
     return out
 
 
-def leading_kernel(x: np.ndarray, n: int, kernel: str, gamma: float,
-                   dtype: type = np.float64) -> np.ndarray:
-    """``kernel_matrix(x, x[:n], ...)``, computing the symmetric top ``n x n`` block once.
-
-    Each block of the top rows is multiplied only with the rows from its own start on,
-    and the rest of the top block is mirrored from it: about half the products of that
-    block (the fast WD path's development negatives, 8,134 rows at GPDS scale).
-    """
-    x, _ = _prepared(x, x[:n], kernel, dtype)
-    out = np.empty((len(x), n), dtype=dtype)
-    norms = squared_norms(x).astype(dtype) if kernel == "rbf" else None
-    typed = x.astype(dtype, copy=False)
-    top_blocks = [(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
-    for start, stop in top_blocks + [(start, start + BLOCK_ROWS)
-                                     for start in range(n, len(x), BLOCK_ROWS)]:
-        # top rows: the columns left of the block are mirrored from earlier blocks
-        first = start if start < n else 0
-        _fill_block(typed[start:stop], typed[first:n],
-                    None if norms is None else norms[start:stop],
-                    None if norms is None else norms[first:n], kernel, gamma,
-                    out[start:stop, first:n])
-        if start < n:
-            out[stop:n, start:stop] = out[start:stop, stop:n].T
-    return out
-
-
 def _prepared(a: np.ndarray, b: np.ndarray, kernel: str, dtype: type,
               b_norms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Operands as float64, centred on ``b``'s mean for the float32 RBF kernel."""
@@ -108,6 +82,15 @@ def _prepared(a: np.ndarray, b: np.ndarray, kernel: str, dtype: type,
         centre = b.mean(axis=0)
         a, b = a - centre, b - centre
     return a, b
+
+
+def kernel_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | None,
+                 right_norms: np.ndarray | None, kernel: str, gamma: float) -> np.ndarray:
+    """The kernel of ``rows`` x ``right``, both already in the result's dtype (e.g.
+    float32 rows centred by the caller), with their squared norms (RBF only)."""
+    block = np.empty((len(rows), len(right)), dtype=rows.dtype)
+    _fill_block(rows, right, row_norms, right_norms, kernel, gamma, block)
+    return block
 
 
 def _fill_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | None,

@@ -10,29 +10,28 @@ Three methods consume the same random draws (docs/reproducing.md):
   process, the straightforward version the others are tested against;
 * ``method="fast"``: every user of a fold shares the development negatives, so
   the features are scaled once with one scale for the fold (the root of the users' mean
-  per-user variance, instead of each user's own training set's), the kernel
-  block of the shared negatives is computed once with BLAS (in float32 for RBF, like libsvm's
-  kernel cache, against every row of the fold at once), and each user's SVM is fitted
-  by libsvm on a precomputed kernel in which only the user's own rows change. Users are
-  spread over ``jobs`` joblib workers (any joblib backend: loky, dask, ray).
+  per-user variance, instead of each user's own training set's), kernel values are
+  computed with BLAS in blocks shared by all users (in float32 for RBF, like libsvm's
+  kernel cache), and each user's SVM is fitted by libsvm on a small working set checked
+  against every negative (``sigver.wd.fast``). Users are fitted one after the other,
+  the kernel blocks use every core.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 from joblib import parallel_config
-from sklearn import config_context
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from sigver.errors import ParameterError
-from sigver.parallel import parallel_map, resolve_workers
+from sigver.parallel import parallel_map
 from sigver.performance.metrics import compute_metrics
-from sigver.protocols.kernels import SVM_TYPES, kernel_matrix, leading_kernel, make_svc
+from sigver.protocols.kernels import SVM_TYPES, make_svc
 from sigver.protocols.splitting import (
     ExploitationSplit,
     FeatureTuple,
@@ -42,31 +41,9 @@ from sigver.protocols.splitting import (
     split_exploitation,
 )
 from sigver.protocols.testing import score_users
+from sigver.wd.fast import FoldKernel, WDClassifier, fit_user
 
 METHODS = ("exact", "fast", "reference")
-
-
-@dataclass
-class WDClassifier:
-    """A user's SVM fitted on a precomputed kernel, scoring raw feature vectors.
-
-    The support vectors are rows ``support`` of ``pool`` (the fold's scaled candidate
-    training rows, shared by all users' classifiers rather than copied).
-    """
-
-    scale: np.ndarray
-    pool: np.ndarray
-    support: np.ndarray
-    dual_coef: np.ndarray
-    intercept: float
-    kernel: str
-    gamma: float
-
-    def decision_function(self, x: np.ndarray) -> np.ndarray:
-        """SVM decision values of raw feature rows (positive = genuine)."""
-        k = kernel_matrix(np.asarray(x, dtype=np.float64) / self.scale,
-                          self.pool[self.support], self.kernel, self.gamma)
-        return k @ self.dual_coef + self.intercept
 
 
 @dataclass
@@ -150,60 +127,6 @@ def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
     return dict(zip(users, fitted, strict=True))
 
 
-def pool_kernel_dtype(svm_type: str) -> type:
-    """Precision of the fast path's shared kernel block.
-
-    float32 for the RBF kernel: its values lie in (0, 1] and libsvm caches them in
-    float32 anyway, so the half-price products leave the solutions unchanged up to
-    libsvm's own rounding. float64 for the linear kernel: its values are unbounded and
-    its solutions are flat enough that float32 rounding moves the decision values by
-    the solver's tolerance (1e-3).
-    """
-    return np.float32 if svm_type == "rbf" else np.float64
-
-
-def _fit_chunk(specs: list[tuple[np.ndarray, int]], *, scaled: np.ndarray,
-               pool_kernel: np.ndarray, svm_type: str, C: float,
-               gamma: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Fit the SVMs of a worker's chunk of users on a precomputed kernel.
-
-    ``pool_kernel`` is the kernel between every pool row and the development negatives
-    (the first ``pool_kernel.shape[1]`` pool rows). The chunk copies its development
-    block once into its own float64 buffer (libsvm's input type); per user only the
-    user's own rows and columns are rewritten, so the big block is never copied per
-    user. ``specs`` holds, per user, the pool rows of its own part of the training set
-    (exploitation negatives then positives) and the number of positives at its end.
-    Returns, per user, the support rows (pool indices), dual coefficients and intercept.
-    """
-    n_dev = pool_kernel.shape[1]
-    size = n_dev + len(specs[0][0])
-    buffer = np.empty((size, size), dtype=np.float64)
-    buffer[:n_dev, :n_dev] = pool_kernel[:n_dev]
-    return [_fit_user(buffer, pool_kernel, scaled, own_rows, n_pos, svm_type, C, gamma)
-            for own_rows, n_pos in specs]
-
-
-def _fit_user(buffer: np.ndarray, pool_kernel: np.ndarray, scaled: np.ndarray,
-              own_rows: np.ndarray, n_pos: int, svm_type: str, C: float,
-              gamma: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Fill one user's rows and columns of the kernel buffer and fit its SVM."""
-    size = len(buffer)
-    n_dev = size - len(own_rows)
-    buffer[n_dev:, :n_dev] = pool_kernel[own_rows]
-    buffer[:n_dev, n_dev:] = buffer[n_dev:, :n_dev].T
-    own = scaled[own_rows]
-    kernel_matrix(own, own, svm_type, gamma, out=buffer[n_dev:, n_dev:])
-    labels = -np.ones(size)
-    labels[n_dev + len(own_rows) - n_pos:] = 1
-    svc = make_svc(svm_type, C, gamma, class_weight={1: (size - n_pos) / n_pos},
-                   precomputed=True)
-    # the buffer is finite by construction; sklearn's check would scan it for every user
-    with config_context(assume_finite=True):
-        svc.fit(buffer, labels)
-    layout = np.concatenate([np.arange(n_dev), own_rows])
-    return layout[svc.support_], svc.dual_coef_[0].copy(), float(svc.intercept_[0])
-
-
 def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
     """One scale for every user of the fold: the root of the users' mean feature variance.
 
@@ -228,32 +151,21 @@ def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
 
 
 def _fit_fast(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
-              jobs: int, progress: bool) -> dict[int, WDClassifier]:
+              progress: bool) -> dict[int, WDClassifier]:
     scale = _shared_scale(plan, users)
-    scaled = plan.pool / scale
-    specs = [(np.concatenate([plan.exp_negatives[u], plan.positives[u]]),
-              len(plan.positives[u])) for u in users]
-    # The kernel of every pool row against the development negatives in large products
-    # (the users' own rows included, instead of one small product per user).
-    pool_kernel = leading_kernel(scaled, plan.n_dev, svm_type, gamma,
-                                 dtype=pool_kernel_dtype(svm_type))
-    # one chunk per worker: each chunk copies the development block into its own buffer
-    n_chunks = min(len(users), resolve_workers(jobs))
-    chunks = [specs[i::n_chunks] for i in range(n_chunks)]
-    fit = partial(_fit_chunk, scaled=scaled, pool_kernel=pool_kernel, svm_type=svm_type,
-                  C=C, gamma=gamma)
-    # Threads by default: libsvm and BLAS release the GIL, and threads share the fold's
-    # arrays without copying them to worker processes; a joblib backend chosen by the
-    # caller (dask, ray, loky) still takes precedence. Per-user matrix products are
-    # small: one BLAS thread each, the parallelism comes from the workers (threads
-    # fighting over the cores made them several times slower).
-    with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
-        results = parallel_map(fit, chunks, workers=jobs, desc="WD chunks",
-                               progress=progress)
+    scaled = plan.pool
+    scaled /= scale  # in place: the fold's largest array, not used unscaled afterwards
+    kernel = FoldKernel(scaled, plan.n_dev, svm_type, gamma)
     classifiers = {}
-    for chunk_index, chunk_result in enumerate(results):
-        chunk_users = users[chunk_index::n_chunks]
-        for user, (support, dual, intercept) in zip(chunk_users, chunk_result, strict=True):
+    # With every kernel value at hand, a user's products are small: one BLAS thread
+    # (threads waiting on each other made them several times slower); a cache computes
+    # blocks of rows per user, which use every core.
+    with threadpool_limits(limits=1 if kernel.full is not None else None,
+                           user_api="blas"):
+        for user in tqdm(users, desc="WD users", disable=not progress, dynamic_ncols=True):
+            own_rows = np.concatenate([plan.exp_negatives[user], plan.positives[user]])
+            support, dual, intercept = fit_user(kernel, own_rows,
+                                                len(plan.positives[user]), C)
             classifiers[user] = WDClassifier(scale, scaled, support, dual, intercept,
                                              svm_type, gamma)
     return classifiers
@@ -312,8 +224,9 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
         scale for the fold, shared kernel block: within the measured deviation of the
         published numbers) or ``"reference"`` (exact, one user after the other).
     jobs
-        joblib workers over users (1: in this process, 0/None: all cores); the results
-        do not depend on it.
+        joblib workers over users of the exact method (1: in this process, 0/None: all
+        cores); the results do not depend on it. The fast method fits the users one
+        after the other, its kernel blocks on every core.
     progress
         Show a progress bar.
 
@@ -337,7 +250,7 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     elif method == "exact":
         classifiers = _fit_reference(plan, users, svm_type, C, gamma, jobs, progress)
     else:
-        classifiers = _fit_fast(plan, users, svm_type, C, gamma, jobs, progress)
+        classifiers = _fit_fast(plan, users, svm_type, C, gamma, progress)
     with threadpool_limits(limits=1, user_api="blas"):  # small per-user products
         predictions = score_users(
             tests, exp_set[0],

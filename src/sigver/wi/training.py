@@ -1,10 +1,11 @@
 """Writer-independent protocol, one fold (SPEC section 8).
 
-Training is the same for both methods (one SVM on development-user dissimilarity
-vectors); ``method`` picks how the questioned signatures are scored: ``"fast"`` (default)
-evaluates all questioned x reference pairs of a user as one kernel block,
-``"reference"`` calls libsvm once per questioned signature. Both give the same scores
-(up to rounding).
+Both methods train one SVM on development-user dissimilarity vectors and give the same
+SVM and scores (up to libsvm's tolerance): ``"fast"`` (default) fits it through a working
+set on kernel blocks computed with BLAS (``DichotomyClassifier.fit_pairs``) and
+evaluates all questioned x reference pairs of many users as large kernel blocks;
+``"reference"`` hands every dissimilarity vector to libsvm and calls libsvm once per
+questioned signature.
 """
 
 from __future__ import annotations
@@ -37,7 +38,17 @@ def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
     pair within a user. Negatives: the user's first ``n - 1`` signatures against one
     random signature of each of ``n // 2`` other random users.
     """
-    x, y, _ = dev_set
+    left, right, labels = make_dichotomy_pairs(dev_set, num_gen_train, rng)
+    return dichotomy(dev_set[0][left], dev_set[0][right]), labels
+
+
+def make_dichotomy_pairs(dev_set: FeatureTuple, num_gen_train: int,
+                         rng: np.random.RandomState
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of ``make_dichotomy_training_set``, drawn in the same order, as row
+    indices into ``dev_set``: ``(left, right, labels)``, vector i being
+    ``|x[left[i]] - x[right[i]]|``."""
+    y = dev_set[1]
     users = np.unique(y)
     n = num_gen_train
     if n < 2:
@@ -63,9 +74,8 @@ def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
         left.append(np.tile(mine, len(partners)))
         right.append(np.repeat(partners, len(mine)))
     left_rows, right_rows = np.concatenate(left), np.concatenate(right)
-    diffs = dichotomy(x[left_rows], x[right_rows])
-    labels = np.where(np.arange(len(diffs)) < n_pos, 1, -1)
-    return diffs, labels
+    labels = np.where(np.arange(len(left_rows)) < n_pos, 1, -1)
+    return left_rows, right_rows, labels
 
 
 def score_tests(classifier: DichotomyClassifier, tests: list[UserTest], exp_x: np.ndarray,
@@ -123,7 +133,9 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     rng
         The run's single generator.
     method
-        ``"fast"`` (batched scoring) or ``"reference"`` (one libsvm call per query).
+        ``"fast"`` (working-set training on BLAS kernel blocks, batched scoring) or
+        ``"reference"`` (libsvm on every dissimilarity vector, one libsvm call per
+        query): the same SVM and scores up to libsvm's tolerance.
 
     Returns
     -------
@@ -135,9 +147,13 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     check_disjoint(exp_set[1], dev_set[1])
     split = split_exploitation(exp_set, num_gen_ref, num_gen_test, rng,
                                train_param="num_gen_ref")
-    diffs, labels = make_dichotomy_training_set(dev_set, num_gen_train, rng)
+    left, right, labels = make_dichotomy_pairs(dev_set, num_gen_train, rng)
     tests = draw_tests(split, num_gen_test, rng)
-    classifier = DichotomyClassifier(svm_type, C, gamma, fusion).fit(diffs, labels)
+    classifier = DichotomyClassifier(svm_type, C, gamma, fusion)
+    if method == "fast":
+        classifier.fit_pairs(dev_set[0], left, right, labels)
+    else:
+        classifier.fit(dichotomy(dev_set[0][left], dev_set[0][right]), labels)
     predictions = score_tests(classifier, tests, exp_set[0], split, method)
     metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
                               predictions["skilledPreds"], global_threshold)
