@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.errors import SigverError
 
@@ -52,6 +53,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parser.parse_args(argv)
     if not str(args.out).lower().endswith(".npz"):
         raise SigverError(f"--out {args.out}: feature files are .npz files")
+    checks.input_file("--model-path", args.model_path, "model")
+    checks.input_file("--data-path", args.data_path, "store")
+    checks.output_file("--out", args.out)
+    checks.number("--batch-size", args.batch_size, low=1)
+    checks.user_range("--users", args.users)
     from sigver.featurelearning.extract import extract_store
     from sigver.features import save_features
 

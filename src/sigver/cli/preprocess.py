@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.datasets import available_datasets
 from sigver.datasets.folder import FORGERY_PATTERNS, IMAGE_PATTERNS
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run the command."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    checks.input_folder("--path", args.path)
+    checks.output_store("--save-path", args.save_path)
+    checks.workers("--workers", args.workers)
+    checks.user_range("--users", args.users)
     options: dict[str, Any] = {}
     if args.dataset.startswith("brazilian"):
         options["extension"] = args.extension

@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from sigver.cli import checks
 from sigver.cli.flags import as_flags
 
 CONTRASTIVE_PROG = "sigver train"
@@ -120,6 +121,11 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
     args = parser.parse_args(argv)
     if args.test and args.checkpoint is None:
         parser.error("--test needs --checkpoint FILE")
+    checks.input_file("--dataset-path", args.dataset_path, "store")
+    checks.input_file("--checkpoint", args.checkpoint, "model")
+    if not args.test:
+        checks.output_folder("--logdir", args.logdir)
+        checks.output_folder("--tensorboard", args.tensorboard)
     if args.visdomport is not None:
         print("note: --visdomport is ignored; live curves now go to TensorBoard "
               "(--tensorboard DIR)")

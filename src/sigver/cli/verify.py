@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.verification.database import DEFAULT_DB
 
@@ -61,6 +62,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run ``sigver verify``."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    checks.input_file("--classifier", args.classifier, "classifier")
+    checks.input_file("--model-path", args.model_path, "model")
+    checks.workers("--workers", args.workers)
     from sigver.verification.api import Verifier  # torch only when verifying
 
     with parameters_as_flags(parser), one_line_warnings(parser), \
