@@ -126,8 +126,9 @@ def check_input_file(path: str | os.PathLike, kind: str) -> Path:
     Raises
     ------
     SigverError
-        ``"<path>: <what it is>, not a <kind>"``: missing, a folder, empty, truncated, text,
-        another format, or another kind of sigver file.
+        ``"<path>: not a readable <kind> (<what it is>)"``: a folder, empty, truncated,
+        text, another format, or another kind of sigver file; ``"<path>: <kind> not
+        found"`` when missing.
     """
     path = Path(path)
     name = KIND_NAMES[kind]
@@ -140,15 +141,12 @@ def check_input_file(path: str | os.PathLike, kind: str) -> Path:
     if found in accepted:
         return path
     if found == "folder":
-        what = ("a folder without x.npy" if kind == "store" else "a folder")
-        raise SigverError(f"{path}: {what}, not a {name}")
-    if found == "empty":
-        raise SigverError(f"{path}: empty file (0 bytes), not a {name}")
-    if found == "damaged-zip":
-        raise SigverError(f"{path}: truncated or damaged file (its zip directory is "
-                          f"missing), not a readable {name}")
-    raise SigverError(f"{path}: {describe(found)}, not a{'n' if name[0] in 'aeiou' else ''} "
-                      f"{name}")
+        what = "a folder without x.npy" if kind == "store" else "a folder"
+    elif found == "damaged-zip":
+        what = "truncated or damaged: its zip directory is missing"
+    else:
+        what = describe(found)
+    raise SigverError(f"{path}: not a readable {name} ({what})")
 
 
 def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> Path:
@@ -176,7 +174,7 @@ def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> Pa
         raise SigverError(f"{path}: is a folder; give a file name")
     parent = path.resolve().parent if path.name else path.resolve()
     if not parent.exists():
-        raise SigverError(f"{path}: folder {parent} does not exist")
+        raise SigverError(f"{path}: the output folder does not exist ({parent})")
     if not parent.is_dir():
         raise SigverError(f"{path}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -47,12 +47,23 @@ def build_world(root: Path) -> dict[str, Path]:
 
 
 def make_bad(kind: str, folder: Path, world: dict[str, Path], name: str = "bad") -> Path:
-    """A file (or folder) of ``kind`` in ``folder``; see ``BAD_FILES``."""
+    """A bad file (or folder) of ``kind`` named ``name`` in ``folder``.
+
+    Kinds: ``missing`` (a name that does not exist), ``folder``, ``folder-with-files``,
+    ``empty``, ``text``, ``png``, ``zip``, ``sqlite-other`` (another application's
+    database), ``npz-wrong-keys``, ``store-bad-shape``, ``features-bad-shape``,
+    ``truncated-<world key>`` (the first half of a good file) and ``copy-<world key>``
+    (a good file of another kind).
+    """
     path = folder / name
     if kind == "missing":
         return folder / f"{name}-missing"
     if kind == "folder":
         path.mkdir()
+        return path
+    if kind == "folder-with-files":
+        path.mkdir()
+        (path / "notes.txt").write_text("my own files")
         return path
     if kind == "empty":
         path.write_bytes(b"")

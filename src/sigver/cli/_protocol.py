@@ -94,8 +94,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 def check_feature_source(args: argparse.Namespace) -> None:
     """The feature-source flags name files of the right kind; numbers in range."""
     checks.input_file("--features-path", args.features_path, "features")
-    checks.input_file("--model-path", args.model_path, "model")
-    checks.input_file("--data-path", args.data_path, "store")
+    if args.features_path is None:  # else the model file is only compared by its hash
+        checks.input_file("--model-path", args.model_path, "model")
+        checks.input_file("--data-path", args.data_path, "store")
     checks.number("--batch-size", args.batch_size, low=1)
     checks.number("--gpu-idx", args.gpu_idx, low=0)
 
@@ -149,7 +150,6 @@ def run_protocol_command(parser: argparse.ArgumentParser, args: argparse.Namespa
         check_svm_flags(args)
         checks.number("--thr", args.thr)
         check()
-        check_feature_source(args)
         checks.output_file("--save-path", args.save_path)
         if args.save_path:
             checks.output_file("--save-path", Path(args.save_path).with_suffix(".json"))
@@ -157,6 +157,7 @@ def run_protocol_command(parser: argparse.ArgumentParser, args: argparse.Namespa
                                      if args.save_path else None)
         checks.output_file("--markdown" if args.markdown else "--save-path", markdown)
         checks.output_folder("--plots", args.plots)
+        check_feature_source(args)
         features = load_feature_set(args)
         exp_y, dev_y = split_users((features.y,), exp_users=tuple(args.exp_users),
                                    dev_users=tuple(args.dev_users), y_idx=0)

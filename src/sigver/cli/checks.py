@@ -36,10 +36,10 @@ def input_files(flag: str, paths: Iterable[str | os.PathLike], kind: str) -> Non
         input_file(flag, path, kind)
 
 
-def input_folder(flag: str, path: str | os.PathLike) -> None:
-    """``--flag PATH`` must be an existing folder."""
+def input_folder(flag: str, path: str | os.PathLike, what: str = "folder") -> None:
+    """``--flag PATH`` must be an existing folder (``what`` names it in the message)."""
     if not os.path.exists(path):
-        raise SigverError(f"{flag} {path}: folder not found")
+        raise SigverError(f"{flag} {path}: {what} not found")
     if not os.path.isdir(path):
         raise SigverError(f"{flag} {path}: is a file, not a folder")
 

@@ -66,10 +66,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parser.parse_args(argv)
     if args.out is None and args.preview is None and not args.report:
         raise SigverError("nothing to do: give --out PATH, --preview FILE.png or --report")
-    checks.number("--writers", args.writers, low=1)
     checks.number("--genuine", args.genuine, low=1)
     checks.number("--skilled", args.skilled, low=0)
-    checks.number("--forger-skill", args.forger_skill, low=0, high=1)
     checks.workers("--workers", args.workers)
     if args.out is not None:
         if (args.format or ("npz" if is_npz_path(args.out) else "images")) == "npz":

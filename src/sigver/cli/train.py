@@ -121,11 +121,6 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
     args = parser.parse_args(argv)
     if args.test and args.checkpoint is None:
         parser.error("--test needs --checkpoint FILE")
-    checks.input_file("--dataset-path", args.dataset_path, "store")
-    checks.input_file("--checkpoint", args.checkpoint, "model")
-    if not args.test:
-        checks.output_folder("--logdir", args.logdir)
-        checks.output_folder("--tensorboard", args.tensorboard)
     if args.visdomport is not None:
         print("note: --visdomport is ignored; live curves now go to TensorBoard "
               "(--tensorboard DIR)")
@@ -136,6 +131,12 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
     if not contrastive:
         aliases["forg_loss"] = "--loss-type"
     with as_flags(parser, aliases):
+        config.validate()  # the numbers first, then the files
+        checks.input_file("--dataset-path", args.dataset_path, "store")
+        checks.input_file("--checkpoint", args.checkpoint, "model")
+        if not args.test:
+            checks.output_folder("--logdir", args.logdir)
+            checks.output_folder("--tensorboard", args.tensorboard)
         if args.test:
             result = evaluate(config)
             for key, value in result.metrics.items():

@@ -119,9 +119,6 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
     check_svm_flags(args)
     checks.number("--gen-for-train", args.gen_for_train, low=1)
     checks.number("--gen-for-ref", args.gen_for_ref, low=1)
-    checks.number("--target-far", args.target_far, low=0, high=1, low_open=True,
-                  high_open=True)
-    checks.number("--calibration-folds", args.calibration_folds, low=2)
     checks.user_range("--dev-users", args.dev_users)
     check_feature_source(args)
     checks.output_file("--out", args.out)
