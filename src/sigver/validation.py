@@ -139,6 +139,8 @@ def check_input_file(path: str | os.PathLike, kind: str) -> Path:
                 "model": {"model", "pickle"}, "classifier": {"classifier"},
                 "database": {"database", "sqlite"}, "image": {"image", "binary"}}[kind]
     if found in accepted:
+        if kind in _REQUIRED:
+            _check_array_headers(path, kind)
         return path
     if found == "folder":
         what = "a folder without x.npy" if kind == "store" else "a folder"
@@ -147,6 +149,57 @@ def check_input_file(path: str | os.PathLike, kind: str) -> Path:
     else:
         what = describe(found)
     raise SigverError(f"{path}: not a readable {name} ({what})")
+
+
+# The arrays a store / feature file needs: key -> (number of dimensions, what it holds).
+_REQUIRED = {
+    "store": {"x": 4, "y": 1, "yforg": 1, "user_mapping": None, "filenames": 1},
+    "features": {"features": 2, "y": 1, "yforg": 1, "filenames": 1, "model_sha256": None},
+}
+
+
+def _check_array_headers(path: Path, kind: str) -> None:
+    """Keys and shapes of a store or feature file from the ``.npy`` headers alone (no
+    array is read, so this is cheap for any size)."""
+    import numpy as np
+
+    required = _REQUIRED[kind]
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def header(handle) -> tuple[int, ...]:
+        version = np.lib.format.read_magic(handle)
+        shape, _, _ = (np.lib.format.read_array_header_1_0(handle) if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0(handle))
+        return shape
+
+    try:
+        if path.is_dir():
+            for key in required:
+                if (path / f"{key}.npy").is_file():
+                    with open(path / f"{key}.npy", "rb") as handle:
+                        shapes[key] = header(handle)
+        else:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+                for key in required:
+                    if f"{key}.npy" in names:
+                        with archive.open(f"{key}.npy") as handle:
+                            shapes[key] = header(handle)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise SigverError(f"{path}: not a readable {KIND_NAMES[kind]} ({exc})") from None
+    missing = [key for key in required if key not in shapes]
+    if missing:
+        raise SigverError(f"{path}: missing key(s) {', '.join(missing)}; a "
+                          f"{KIND_NAMES[kind]} needs {', '.join(required)}")
+    first = next(iter(required))
+    if len(shapes[first]) != required[first]:
+        raise SigverError(f"{path}: '{first}' must have {required[first]} dimensions, got "
+                          f"shape {shapes[first]}")
+    n = shapes[first][0]
+    for key, ndim in required.items():
+        if ndim == 1 and shapes[key] != (n,):
+            raise SigverError(f"{path}: '{key}' has shape {shapes[key]} but '{first}' holds "
+                              f"{n} rows (expected ({n},))")
 
 
 def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> Path:

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.slow
 
 WD = ["--exp-users", "0", "3", "--dev-users", "3", "6", "--gen-for-train", "2",
       "--gen-for-test", "2", "--forg-from-dev", "2", "--folds", "1", "--quiet"]
+WI = ["--exp-users", "0", "3", "--dev-users", "3", "6", "--gen-for-train", "2",
+      "--gen-for-test", "2", "--gen-for-ref", "2", "--folds", "1", "--quiet"]
 FIT = ["--gen-for-train", "4", "--gen-for-ref", "3", "--calibration-folds", "2", "--quiet"]
 BAD = "@bad:"
 
@@ -110,7 +112,8 @@ CATALOGUE = [
     case("wd --features-path @features --svm-c inf", *WD, names="--svm-c"),
     case("wd --features-path @features --thr nan", *WD, names="--thr"),
     case("wd --features-path @features --folds 0", *WD[:-3], names="--folds"),
-    case("wd --features-path @features --gen-for-train 0", *WD[2:], names="--gen-for-train"),
+    case("wd --features-path @features --gen-for-train 0 --exp-users 0 3 --dev-users 3 6",
+         names="--gen-for-train"),
     case("wd --features-path @features --exp-users 3 0 --dev-users 3 6",
          names="--exp-users"),
     case("wd --features-path @features --jobs -1", *WD, names="--jobs"),
@@ -119,11 +122,10 @@ CATALOGUE = [
     case("wd --features-path @features", *WD, "--plots", "@bad:text"),
     case("wd --features-path @features", *WD, "--markdown", "@bad:folder"),
     # wi
-    case("wi --features-path @features --svm-c -2", *WD[:-6], "--folds", "1",
-         names="--svm-c"),
-    case("wi --features-path @features --gen-for-ref 0", *WD[:-6], names="--gen-for-ref"),
-    case("wi", *WD[:-6], "--features-path", "@bad:copy-classifier"),
-    case("wi --features-path @features", *WD[:-6], "--save-path", "@bad:folder"),
+    case("wi --features-path @features --svm-c -2", *WI, names="--svm-c"),
+    case("wi --features-path @features", *WI, "--gen-for-ref", "0", names="--gen-for-ref"),
+    case("wi", *WI, "--features-path", "@bad:copy-classifier"),
+    case("wi --features-path @features", *WI, "--save-path", "@bad:folder"),
     # wi fit
     case("wi fit --features-path @features --out %w.skops --svm-c 0", *FIT, names="--svm-c"),
     case("wi fit --features-path @features --out %w.skops --svm-gamma 0", *FIT,

@@ -9,8 +9,9 @@ with Python parameter names).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from sigver import validation
 from sigver.errors import ParameterError, SigverError
@@ -93,6 +94,20 @@ def user_range(flag: str, values: Iterable[int] | None) -> None:
         raise SigverError(f"{flag} {first} {end}: the start must be >= 0")
     if end <= first:
         raise SigverError(f"{flag} {first} {end}: the end must be greater than the start")
+
+
+@contextlib.contextmanager
+def paths_as_flags(files: Mapping[str, str | os.PathLike | None]) -> Iterator[None]:
+    """Start a library error about one of ``files`` (``{flag: path}``; library messages
+    begin with the path) with that file's flag: ``--db bank.db: not a sigver ...``."""
+    try:
+        yield
+    except SigverError as exc:
+        text = str(exc)
+        for flag, path in files.items():
+            if path is not None and text.startswith(f"{path}:"):
+                raise SigverError(f"{flag} {text}") from None
+        raise
 
 
 def workers(flag: str, value: int | None) -> None:

@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         checks.input_file("--model-path", args.model_path, "model")
         checks.number("--batch-size", args.batch_size, low=1)
         checks.workers("--workers", args.workers)
-    with parameters_as_flags(parser), one_line_warnings(parser):
+    with checks.paths_as_flags({"--db": args.db, "--model-path": args.model_path}), \
+            parameters_as_flags(parser), one_line_warnings(parser):
         if args.list:
             return _list(args.db)
         if not args.user:

@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     from sigver.featurelearning.extract import extract_store
     from sigver.features import save_features
 
-    with parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
+    with checks.paths_as_flags({"--model-path": args.model_path,
+                                "--data-path": args.data_path}), \
+            parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
         feature_set = extract_store(
             args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
             input_size=args.input_size, model_name=args.model,

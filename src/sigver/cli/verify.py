@@ -67,7 +67,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     checks.workers("--workers", args.workers)
     from sigver.verification.api import Verifier  # torch only when verifying
 
-    with parameters_as_flags(parser), one_line_warnings(parser), \
+    with checks.paths_as_flags({"--db": args.db, "--classifier": args.classifier,
+                                "--model-path": args.model_path}), \
+            parameters_as_flags(parser), one_line_warnings(parser), \
             Verifier(args.db, args.classifier, model_path=args.model_path,
                      device=args.device) as verifier:
         results = verifier.verify(args.files, args.user, workers=args.workers,
