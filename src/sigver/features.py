@@ -12,8 +12,8 @@ without it (older ones, or features of a store that records no settings) read wi
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -63,9 +63,9 @@ def save_features(path: str | os.PathLike, feature_set: FeatureSet) -> None:
 
 def load_features(path: str | os.PathLike) -> FeatureSet:
     """Read and validate a feature file written by ``save_features`` (``sigver extract``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SigverError(f"{path}: feature file not found")
+    from sigver.validation import check_input_file
+
+    path = check_input_file(path, "features")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in FEATURE_KEYS if key not in data.files]
@@ -74,7 +74,7 @@ def load_features(path: str | os.PathLike) -> FeatureSet:
                                   "feature file from 'sigver extract'?")
             arrays = {key: data[key] for key in FEATURE_KEYS}
             recorded = str(data[SETTINGS_KEY]) if SETTINGS_KEY in data.files else None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         if isinstance(exc, SigverError):
             raise
         raise SigverError(f"{path}: not a readable feature file ({exc})") from None

@@ -4,6 +4,15 @@ Gray 8-bit files are returned unchanged. Other kinds are converted the way the p
 tooling reads them (``img_as_ubyte(imread(path, as_gray=True))`` in scikit-image): colour
 goes through ``rgb2gray`` (ITU-R 709 luma), transparent pixels are laid on white paper,
 16-bit gray keeps its top 8 bits, palette images are expanded first.
+
+Hostile files: an image with more than ``max_pixels`` pixels (default ``MAX_PIXELS``,
+Pillow's own limit; the environment variable ``SIGVER_MAX_PIXELS`` changes the default)
+is refused from its header, before its pixels are decoded (a decompression bomb). An
+animated GIF or a multi-page TIFF gives its first frame, with a ``MultiFrameWarning``.
+An EXIF orientation tag is applied (``PIL.ImageOps.exif_transpose``): a phone photo
+tagged "rotated 90 degrees" is read upright, as every image viewer shows it. The
+published reader ignores the tag; scans of the research datasets carry none, so their
+pixels are the same either way. Float images must be free of NaN and infinity.
 """
 
 from __future__ import annotations
@@ -12,20 +21,32 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from skimage import color, util
 
 from sigver.errors import SigverError
 
+# Pillow's decompression-bomb limit (about 89 megapixels: a 600 dpi A3 page fits).
+MAX_PIXELS = int(os.environ.get("SIGVER_MAX_PIXELS", "89478485"))
 
-def read_signature_image(path: str | os.PathLike) -> np.ndarray:
+
+class MultiFrameWarning(UserWarning):
+    """The file holds several frames or pages; only the first one is read."""
+
+
+def read_signature_image(path: str | os.PathLike, *, max_pixels: int | None = None
+                         ) -> np.ndarray:
     """Read an image file as a 2-D uint8 grayscale array (dark ink on light paper).
 
     Parameters
     ----------
     path
         Any format Pillow reads (PNG, JPEG, TIFF, BMP, ...). Multi-page files give
-        their first page.
+        their first page (with a ``MultiFrameWarning``); an EXIF orientation is applied.
+    max_pixels
+        Refuse images with more pixels than this, from the header (default
+        ``MAX_PIXELS``). Above Pillow's own limit (``PIL.Image.MAX_IMAGE_PIXELS``) that
+        one applies too.
 
     Returns
     -------
@@ -38,12 +59,22 @@ def read_signature_image(path: str | os.PathLike) -> np.ndarray:
         One line naming the file when it is missing, empty, truncated, not an image, or
         of a pixel kind that cannot be made gray.
     """
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
     try:
         with warnings.catch_warnings():
             # Pillow warns (and later fails) on decompression bombs; report it as an error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise SigverError(f"{path}: image too large to read safely ({width} x "
+                                      f"{height} = {width * height} pixels; the limit is "
+                                      f"{limit}, set by max_pixels or SIGVER_MAX_PIXELS)")
+                if getattr(image, "n_frames", 1) > 1:
+                    warnings.warn(f"{path}: {image.n_frames} frames or pages; reading the "
+                                  "first one", MultiFrameWarning, stacklevel=2)
                 image.load()
+                image = ImageOps.exif_transpose(image)
                 return _to_gray_uint8(image, path)
     except FileNotFoundError:
         raise SigverError(f"{path}: file not found") from None
@@ -54,10 +85,13 @@ def read_signature_image(path: str | os.PathLike) -> np.ndarray:
                           ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise SigverError(f"{path}: image too large to read safely ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
+            ZeroDivisionError, MemoryError) as exc:
+        # Pillow's decoders fail on damaged files with many exception types.
         if isinstance(exc, SigverError):
             raise
-        raise SigverError(f"{path}: unreadable or truncated image ({exc})") from None
+        raise SigverError(f"{path}: unreadable or truncated image ({type(exc).__name__}: "
+                          f"{exc})") from None
 
 
 def _to_gray_uint8(image: Image.Image, path: str | os.PathLike) -> np.ndarray:

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from preprocessing_helpers import write_tree
+from sigver.cli import run_main
+from sigver.cli.preprocess import main as preprocess_main
 from sigver.datasets import available_datasets
-from sigver.datasets.folder import fit_canvas
+from sigver.datasets.folder import NestedWritersError, fit_canvas
 from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.errors import SigverError
 from sigver.preprocessing.process_dataset import process_dataset
@@ -145,10 +147,10 @@ def test_fit_canvas_keeps_the_stored_aspect_ratio():
     assert fit_canvas((170, 242), (170, 242)) == (170, 242)
 
 
-def count_sigcomp(root: Path) -> dict[int, tuple[int, int]]:
+def count_sigcomp(root: Path) -> dict[str, tuple[int, int]]:
     counts = {}
     for folder in root.iterdir():
-        writer = int(folder.name.split("_")[0])
+        writer = folder.name.split("_")[0]
         genuine, forged = counts.get(writer, (0, 0))
         n = len(list(folder.glob("*.png")))
         counts[writer] = (genuine, forged + n) if folder.name.endswith("_forg") else (
@@ -165,7 +167,7 @@ def test_sigcomp2011_dutch_with_the_folder_reader(shared_data, tmp_path):
     for writer, (genuine, forged) in expected.items():
         files = reader.user_files(writer)
         assert (len(files.genuine), len(files.skilled)) == (genuine, forged)
-        assert all(f.parent.name == f"{writer:03d}_forg" for f in files.skilled)
+        assert all(f.parent.name == f"{writer}_forg" for f in files.skilled)
     # End to end on the first writers (the whole set is covered by the listing above).
     _, store = run("folder", root, tmp_path, users=(0, 3), canvas_size=None,
                    image_size=(170, 242))
@@ -174,6 +176,54 @@ def test_sigcomp2011_dutch_with_the_folder_reader(shared_data, tmp_path):
         assert (int((store["yforg"][mine] == 0).sum()),
                 int((store["yforg"][mine] == 1).sum())) == expected[writer]
     assert read_store_settings(tmp_path / "store.npz").canvas_size == (964, 1372)
+    # Writer ids are the folder names as on disk, leading zeros kept.
+    assert store["user_mapping"] == {0: "001", 1: "002", 2: "003"}
+
+
+def nested_tree(root: Path) -> None:
+    write_tree(root, [f"{group}/{writer}/{writer}_{i}.png" for group in ("Bengali", "Hindi")
+                      for writer in ("001", "002") for i in (1, 2)])
+
+
+def test_folder_reader_refuses_groups_of_writer_folders(tmp_path):
+    root = tmp_path / "scripts"
+    nested_tree(root)
+    with pytest.raises(NestedWritersError) as refused:
+        available_datasets["folder"](root)
+    assert f"give path={root / 'Bengali'}" in str(refused.value)
+    message = refused.value.for_command_line()
+    assert f"--path {root / 'Bengali'}" in message and "--writer-depth 2" in message
+    assert "--dataset bhsig260" in message
+    one_group = available_datasets["folder"](root / "Bengali")
+    assert one_group.get_user_list() == ["001", "002"]
+    every_group = available_datasets["folder"](root, writer_depth=2)
+    assert every_group.get_user_list() == ["Bengali/001", "Bengali/002", "Hindi/001",
+                                           "Hindi/002"]
+    assert len(every_group.user_files("Hindi/002").genuine) == 2
+    # One writer with genuine/ and forgeries/ folders is not a group of writers.
+    write_tree(tmp_path / "own", ["anna/genuine/1.png", "anna/forgeries/1.png",
+                                  "bob/genuine/1.png", "bob/forgeries/1.png"])
+    assert available_datasets["folder"](tmp_path / "own").get_user_list() == ["anna", "bob"]
+
+
+def test_folder_reader_keeps_leading_zeros(tmp_path):
+    root = tmp_path / "zeros"
+    write_tree(root, ["001/a.png", "002/a.png", "010/a.png", "001_forg/f.png"])
+    _, store = run("folder", root, tmp_path, canvas_size=None)
+    assert store["user_mapping"] == {0: "001", 1: "002", 2: "010"}
+    assert store["yforg"].tolist() == [0, 1, 0, 0]
+
+
+def test_bhsig260_sample_with_the_folder_reader(shared_data, capsys):
+    root = shared_data / "bhsig260-sample"
+    out = str(shared_data.parent / "never-written.npz")
+    assert run_main(preprocess_main, ["--dataset", "folder", "--path", str(root),
+                                      "--save-path", out, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--path {root / 'Bengali'}" in err, err
+    assert not Path(out).exists()
+    reader = available_datasets["folder"](root / "Bengali")
+    assert reader.get_user_list() == ["001", "002"]
 
 
 def test_bhsig260_sample_end_to_end(shared_data, tmp_path):

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from sigver.cli import checks
 from sigver.cli.flags import as_flags
-from sigver.errors import SigverError
 from sigver.features import FeatureSet, feature_set_from
 from sigver.protocols.result import FoldResult, ProtocolResult, format_fold
 from sigver.protocols.results import format_console, write_markdown
@@ -78,6 +78,23 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     extra.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def check_feature_source(args: argparse.Namespace) -> None:
+    """The feature-source flags name files of the right kind; numbers in range."""
+    checks.input_file("--features-path", args.features_path, "features")
+    if args.features_path is None:  # else the model file is only compared by its hash
+        checks.input_file("--model-path", args.model_path, "model")
+        checks.input_file("--data-path", args.data_path, "store")
+    checks.number("--batch-size", args.batch_size, low=1)
+    checks.number("--gpu-idx", args.gpu_idx, low=0)
+
+
+def check_svm_flags(args: argparse.Namespace) -> None:
+    """``--svm-c`` > 0 and, for the RBF kernel, ``--svm-gamma`` > 0."""
+    checks.number("--svm-c", args.svm_c, low=0, low_open=True)
+    if args.svm_type == "rbf":
+        checks.number("--svm-gamma", args.svm_gamma, low=0, low_open=True)
+
+
 def load_feature_set(args: argparse.Namespace) -> FeatureSet:
     """The features the flags name (``--features-path``, or extracted with
     ``--model-path`` from ``--data-path``)."""
@@ -117,9 +134,17 @@ def run_protocol_command(parser: argparse.ArgumentParser, args: argparse.Namespa
     """
     with as_flags(parser, ALIASES):
         check_run(folds=args.folds, seed=args.seed)
+        check_svm_flags(args)
+        checks.number("--thr", args.thr)
         check()
-        if args.save_path and not Path(args.save_path).resolve().parent.is_dir():
-            raise SigverError(f"--save-path {args.save_path}: folder does not exist")
+        checks.output_file("--save-path", args.save_path)
+        if args.save_path:
+            checks.output_file("--save-path", Path(args.save_path).with_suffix(".json"))
+        markdown = args.markdown or (Path(args.save_path).with_suffix(".md")
+                                     if args.save_path else None)
+        checks.output_file("--markdown" if args.markdown else "--save-path", markdown)
+        checks.output_folder("--plots", args.plots)
+        check_feature_source(args)
         features = load_feature_set(args)
         exp_y, dev_y = split_users((features.y,), exp_users=tuple(args.exp_users),
                                    dev_users=tuple(args.dev_users), y_idx=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.errors import SigverError
 from sigver.verification.database import DEFAULT_DB, EnrollmentDatabase
@@ -60,7 +61,13 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run ``sigver enroll``."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    with parameters_as_flags(parser), one_line_warnings(parser):
+    if not (args.list or args.remove):
+        checks.output_file("--db", args.db)
+        checks.input_file("--model-path", args.model_path, "model")
+        checks.number("--batch-size", args.batch_size, low=1)
+        checks.workers("--workers", args.workers)
+    with checks.paths_as_flags({"--db": args.db, "--model-path": args.model_path}), \
+            parameters_as_flags(parser), one_line_warnings(parser):
         if args.list:
             return _list(args.db)
         if not args.user:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.errors import SigverError
 
@@ -52,10 +53,17 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parser.parse_args(argv)
     if not str(args.out).lower().endswith(".npz"):
         raise SigverError(f"--out {args.out}: feature files are .npz files")
+    checks.input_file("--model-path", args.model_path, "model")
+    checks.input_file("--data-path", args.data_path, "store")
+    checks.output_file("--out", args.out)
+    checks.number("--batch-size", args.batch_size, low=1)
+    checks.user_range("--users", args.users)
     from sigver.featurelearning.extract import extract_store
     from sigver.features import save_features
 
-    with parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
+    with checks.paths_as_flags({"--model-path": args.model_path,
+                                "--data-path": args.data_path}), \
+            parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
         feature_set = extract_store(
             args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
             input_size=args.input_size, model_name=args.model,

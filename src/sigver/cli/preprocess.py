@@ -4,13 +4,16 @@ folder into a dataset store (``sigver.preprocessing.process_dataset``)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.datasets import available_datasets
 from sigver.datasets.folder import FORGERY_PATTERNS, IMAGE_PATTERNS
+from sigver.errors import SigverError
 
 PROG = "sigver preprocess"
 MODULE_PROG = "python -m sigver.preprocessing.process_dataset"
@@ -59,22 +62,42 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                        help="simple forgeries")
     group.add_argument("--forgery-suffix", default="_forg",
                        help="folder WRITER<suffix> holds forgeries of WRITER")
+    group.add_argument("--writer-depth", type=int, choices=(1, 2), default=1,
+                       help="1: the folders in --path are the writers; 2: they are groups "
+                            "of writer folders (e.g. Bengali/001), writer ids GROUP/WRITER")
     return parser
+
+
+@contextlib.contextmanager
+def nested_writers_as_flags() -> Iterator[None]:
+    """The folder reader's refusal of groups of writer folders, with this command's
+    flags."""
+    from sigver.datasets.folder import NestedWritersError
+
+    try:
+        yield
+    except NestedWritersError as exc:
+        raise SigverError(exc.for_command_line()) from None
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run the command."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    checks.input_folder("--path", args.path, "dataset folder")
+    checks.output_store("--save-path", args.save_path)
+    checks.workers("--workers", args.workers)
+    checks.user_range("--users", args.users)
     options: dict[str, Any] = {}
     if args.dataset.startswith("brazilian"):
         options["extension"] = args.extension
     elif args.dataset == "folder":
         options.update(files=args.files, forgery=args.forgery, simple=args.simple,
-                       forgery_suffix=args.forgery_suffix)
+                       forgery_suffix=args.forgery_suffix, writer_depth=args.writer_depth)
     from sigver.preprocessing.process_dataset import process_dataset
 
-    with parameters_as_flags(parser), one_line_warnings(parser):
+    with parameters_as_flags(parser), one_line_warnings(parser), \
+            nested_writers_as_flags():
         summary = process_dataset(args.dataset, args.path, args.save_path,
                                   image_size=args.image_size, users=args.users,
                                   canvas_size=args.canvas_size, input_size=args.input_size,

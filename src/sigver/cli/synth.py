@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.datasets.util import is_npz_path
 from sigver.errors import SigverError
@@ -65,6 +66,15 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parser.parse_args(argv)
     if args.out is None and args.preview is None and not args.report:
         raise SigverError("nothing to do: give --out PATH, --preview FILE.png or --report")
+    checks.number("--genuine", args.genuine, low=1)
+    checks.number("--skilled", args.skilled, low=0)
+    checks.workers("--workers", args.workers)
+    if args.out is not None:
+        if (args.format or ("npz" if is_npz_path(args.out) else "images")) == "npz":
+            checks.output_store("--out", args.out)
+        else:
+            checks.output_folder("--out", args.out)
+    checks.output_file("--preview", args.preview)
     from sigver.synthetic.generate import generate_images, generate_store, synthesize
     from sigver.synthetic.measure import distance_report
     from sigver.synthetic.preview import preview_sheet

@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from sigver.cli import checks
 from sigver.cli.flags import as_flags
 
 CONTRASTIVE_PROG = "sigver train"
@@ -130,6 +131,12 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
     if not contrastive:
         aliases["forg_loss"] = "--loss-type"
     with as_flags(parser, aliases):
+        config.validate()  # the numbers first, then the files
+        checks.input_file("--dataset-path", args.dataset_path, "store")
+        checks.input_file("--checkpoint", args.checkpoint, "model")
+        if not args.test:
+            checks.output_folder("--logdir", args.logdir)
+            checks.output_folder("--tensorboard", args.tensorboard)
         if args.test:
             result = evaluate(config)
             for key, value in result.metrics.items():

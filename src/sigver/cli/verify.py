@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.verification.database import DEFAULT_DB
 
@@ -61,9 +62,14 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run ``sigver verify``."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    checks.input_file("--classifier", args.classifier, "classifier")
+    checks.input_file("--model-path", args.model_path, "model")
+    checks.workers("--workers", args.workers)
     from sigver.verification.api import Verifier  # torch only when verifying
 
-    with parameters_as_flags(parser), one_line_warnings(parser), \
+    with checks.paths_as_flags({"--db": args.db, "--classifier": args.classifier,
+                                "--model-path": args.model_path}), \
+            parameters_as_flags(parser), one_line_warnings(parser), \
             Verifier(args.db, args.classifier, model_path=args.model_path,
                      device=args.device) as verifier:
         results = verifier.verify(args.files, args.user, workers=args.workers,

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sigver.cli import checks
 from sigver.cli._protocol import (
     ALIASES,
     add_common_arguments,
     add_feature_source_arguments,
+    check_feature_source,
+    check_svm_flags,
     common_kwargs,
     load_feature_set,
     run_protocol_command,
@@ -113,6 +116,12 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_fit_parser()
     args = parser.parse_args(argv)
+    check_svm_flags(args)
+    checks.number("--gen-for-train", args.gen_for_train, low=1)
+    checks.number("--gen-for-ref", args.gen_for_ref, low=1)
+    checks.user_range("--dev-users", args.dev_users)
+    check_feature_source(args)
+    checks.output_file("--out", args.out)
     with as_flags(parser, ALIASES):
         features = load_feature_set(args)
         dev_set = features.as_tuple()

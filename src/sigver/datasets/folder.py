@@ -12,6 +12,12 @@ So ``root/001/*.png`` + ``root/001_forg/*.png`` (SigComp2011), ``root/anna/genui
 ``root/anna/forgeries/*`` and ``root/anna/anna_01.png`` + ``root/anna/forg_01.png`` all
 read without flags. The canvas is the largest image found (see ``fit_canvas``) unless
 ``--canvas-size`` is given.
+
+Writer ids are the folder names as they are on disk (``"001"`` stays ``"001"``, never the
+number 1). A root whose folders are groups of writer folders (``Bengali/001/``,
+``Hindi/001/``: one level deeper than expected) is refused rather than read as one
+"writer" per group: give the group's folder as the path, or ``writer_depth=2`` to read
+every group (writer ids ``"Bengali/001"``).
 """
 
 from __future__ import annotations
@@ -20,12 +26,11 @@ import fnmatch
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
-from sigver.datasets.base import DatasetReader, UserFiles, folder_id, natural_key
-from sigver.errors import SigverError
+from sigver.datasets.base import DatasetReader, UserFiles, natural_key
+from sigver.errors import ParameterError, SigverError
 
 IMAGE_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.pgm",
                   "*.ppm", "*.pnm", "*.webp")
@@ -50,6 +55,9 @@ class FolderDataset(DatasetReader):
     forgery_suffix
         A top-level folder ``<writer><suffix>`` holds skilled forgeries of ``<writer>``;
         empty to disable.
+    writer_depth
+        1: the root's folders are the writers; 2: the root's folders are groups (e.g.
+        scripts, sessions) of writer folders, and writer ids are ``group/writer``.
     """
 
     name = "folder"
@@ -58,37 +66,64 @@ class FolderDataset(DatasetReader):
     def __init__(self, path: str | os.PathLike, canvas_size: Sequence[int] | None = None,
                  files: Sequence[str] = IMAGE_PATTERNS,
                  forgery: Sequence[str] = FORGERY_PATTERNS, simple: Sequence[str] = (),
-                 forgery_suffix: str = "_forg") -> None:
+                 forgery_suffix: str = "_forg", writer_depth: int = 1) -> None:
         super().__init__(path, canvas_size)
+        if writer_depth not in (1, 2):
+            raise ParameterError("writer_depth", writer_depth, "must be 1 (writer folders "
+                                 "in the root) or 2 (groups of writer folders)")
         self.patterns = {"files": _lower(files), "forgery": _lower(forgery),
                          "simple": _lower(simple)}
         self.forgery_suffix = forgery_suffix
-        self._folders: dict[Any, list[tuple[Path, bool]]] = {}
-        for folder in sorted((p for p in self.path.iterdir()
-                              if p.is_dir() and not p.name.startswith(".")),
-                             key=lambda p: natural_key(p.name)):
-            name, forged = folder.name, False
-            if forgery_suffix and name.endswith(forgery_suffix) and name != forgery_suffix:
-                name, forged = name[:-len(forgery_suffix)], True
-            self._folders.setdefault(name, []).append((folder, forged))
+        self._folders: dict[str, list[tuple[Path, bool]]] = {}
+        groups = [self.path] if writer_depth == 1 else _sub_folders(self.path)
+        for group in groups:
+            prefix = "" if group == self.path else f"{group.name}/"
+            for folder in _sub_folders(group):
+                name, forged = folder.name, False
+                if (forgery_suffix and name.endswith(forgery_suffix)
+                        and name != forgery_suffix):
+                    name, forged = name[:-len(forgery_suffix)], True
+                self._folders.setdefault(prefix + name, []).append((folder, forged))
         if not self._folders:
             raise SigverError(f"{self.path}: no writer folders found (the folder reader "
                               "expects one sub-folder per writer)")
-        names = sorted(self._folders, key=natural_key)
-        digits = all(n.isdigit() for n in names) and len({int(n) for n in names}) == len(names)
-        self._ids = {(folder_id(n) if digits else n): n for n in names}
-        self._cache: dict[Any, UserFiles] = {}
+        if writer_depth == 1:
+            self._refuse_groups_of_writers()
+        self._cache: dict[str, UserFiles] = {}
 
-    def get_user_list(self) -> list[Any]:
-        """Writer folder names (the forgery suffix removed), naturally sorted; ints when
-        every name is a number."""
-        return list(self._ids)
+    def _refuse_groups_of_writers(self) -> None:
+        """Raise ``NestedWritersError`` when every top folder looks like a group of
+        writer folders: no signature file of its own, and at least two sub-folders with
+        signatures that are not forgery folders (``anna/genuine`` + ``anna/forgeries``
+        is one writer; ``Bengali/001`` + ``Bengali/002`` are two)."""
+        groups = []
+        for name, folders in self._folders.items():
+            folder = folders[0][0]
+            if any(_matches(p.name.lower(), self.patterns["files"])
+                   for p in folder.iterdir() if p.is_file()):
+                return
+            writers = [p.name for p in _sub_folders(folder)
+                       if not _matches(p.name.lower(), self.patterns["forgery"])
+                       and not _matches(p.name.lower(), self.patterns["simple"])
+                       and any(_matches(f.name.lower(), self.patterns["files"])
+                               for f in p.rglob("*") if f.is_file())]
+            if len(writers) < 2:
+                return
+            groups.append((name, writers))
+        raise NestedWritersError(self.path, groups)
 
-    def user_files(self, user: Any) -> UserFiles:
+    def get_user_list(self) -> list[str]:
+        """Writer folder names as on disk (the forgery suffix removed; ``group/name``
+        with ``writer_depth=2``), naturally sorted."""
+        return sorted(self._folders, key=natural_key)
+
+    def user_files(self, user: str) -> UserFiles:
         if user in self._cache:
             return self._cache[user]
+        if user not in self._folders:
+            raise SigverError(f"{self.path}: no writer folder {user!r}")
         files = UserFiles()
-        for folder, forged in self._folders[self._ids[user]]:
+        for folder, forged in self._folders[user]:
             found = sorted((p for p in folder.rglob("*") if p.is_file()
                             and not any(part.startswith(".")
                                         for part in p.relative_to(folder).parts)),
@@ -127,6 +162,44 @@ class FolderDataset(DatasetReader):
             raise SigverError(f"{self.path}: no readable image found under the writer "
                               "folders (check --files)")
         return height, width
+
+
+class NestedWritersError(SigverError):
+    """The root's folders are groups of writer folders (``Bengali/001``): reading them as
+    writers would label every signature of a group as one person.
+
+    ``for_command_line()`` gives the message with the command's flags.
+    """
+
+    def __init__(self, root: Path, groups: list[tuple[str, list[str]]]) -> None:
+        self.root = root
+        self.groups = groups
+        first, writers = groups[0]
+        self.example = root / first
+        shown = ", ".join(f"{first}/{w}" for w in writers[:2])
+        self.found = (f"{root}: the folders {', '.join(g for g, _ in groups[:3])}"
+                      f"{', ...' if len(groups) > 3 else ''} hold writer folders one level "
+                      f"deeper ({shown}, ...), so they are groups of writers, not writers")
+        super().__init__(f"{self.found}; give path={self.example} to read one group, or "
+                         "writer_depth=2 to read every group (writer ids "
+                         f"{first}/{writers[0]}, ...)")
+
+    def for_command_line(self) -> str:
+        """The message with ``--path`` / ``--writer-depth``."""
+        first, writers = self.groups[0]
+        hint = ""
+        if {group for group, _ in self.groups} <= {"Bengali", "Hindi"}:
+            # BHSig260 marks forgeries in file names, which --forgery does not match.
+            hint = (f"; for BHSig260 with its forgeries use --dataset bhsig260 --path "
+                    f"{self.root}")
+        return (f"{self.found}; give --path {self.example} to read one group, or "
+                f"--writer-depth 2 to read every group (writer ids {first}/{writers[0]}, "
+                f"...){hint}")
+
+
+def _sub_folders(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: natural_key(p.name))
 
 
 def fit_canvas(largest: tuple[int, int], img_size: Sequence[int]) -> tuple[int, int]:

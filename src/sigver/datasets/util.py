@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,9 @@ def load_dataset(path: str | os.PathLike, trusted: bool = False
 
 def read_store(path: str | os.PathLike, trusted: bool = False) -> dict[str, Any]:
     """Load every array of a store (the five standard keys and any extras), validated."""
-    path = Path(path)
-    if not path.exists():
-        raise SigverError(f"{path}: dataset store not found")
+    from sigver.validation import check_input_file
+
+    path = check_input_file(path, "store")
     raw = _read_folder(path, trusted) if path.is_dir() else _read_npz(path, trusted)
     _validate(raw, path)
     raw["y"] = np.asarray(raw["y"])
@@ -83,7 +84,7 @@ def _read_npz(path: Path, trusted: bool) -> dict[str, Any]:
                     out[key] = data[key]
                 except ValueError:
                     out[key] = _Pickled()
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise SigverError(f"{path}: not a readable .npz dataset store ({exc})") from None
     if trusted and any(isinstance(v, _Pickled) for v in out.values()):
         with np.load(path, allow_pickle=True) as data:
@@ -217,7 +218,7 @@ def read_store_settings(path: str | os.PathLike) -> PreprocessingSettings | None
             if SETTINGS_KEY not in data.files:
                 return None
             text = str(data[SETTINGS_KEY])
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise SigverError(f"{path}: not a readable .npz dataset store ({exc})") from None
     return PreprocessingSettings.from_json(text, source=path)
 

@@ -120,6 +120,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ParameterError`` naming the first field with an impossible value."""
         from sigver.featurelearning.models import available_models
+        from sigver.validation import check_number
 
         choices = [("task", TASKS), ("loss_type", CONTRASTIVE_LOSSES),
                    ("forg_loss", FORGERY_LOSSES)]
@@ -144,6 +145,9 @@ class TrainConfig:
         for name, low in minimum:
             if getattr(self, name) < low:
                 raise ParameterError(name, getattr(self, name), f"must be >= {low}")
+        for name in ("lr", "lr_decay", "margin", "temperature", "momentum", "weight_decay",
+                     "lamb"):
+            check_number(name, getattr(self, name))
         for name in ("lr", "lr_decay", "margin", "temperature"):
             if not getattr(self, name) > 0:
                 raise ParameterError(name, getattr(self, name), "must be > 0")

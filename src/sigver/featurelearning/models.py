@@ -24,6 +24,7 @@ from torch import nn
 
 from sigver.errors import SigverError
 from sigver.io import atomic_output
+from sigver.validation import check_input_file
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -173,13 +174,11 @@ def read_model_file(path: str | os.PathLike
                     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor],
                                dict[str, torch.Tensor]]:
     """Read a model file's three state dicts without unpickling arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise SigverError(f"{path}: model file not found")
+    path = check_input_file(path, "model")
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError,
-            ValueError, AttributeError, io.UnsupportedOperation) as exc:
+            ValueError, AttributeError, IndexError, KeyError, io.UnsupportedOperation) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SigverError(f"{path}: not a readable model file (corrupt, truncated or not "
                           f"saved with torch.save: {first})") from None

@@ -36,6 +36,7 @@ from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
 from sigver.settings import DEFAULT_INPUT_SIZE, PreprocessingSettings
+from sigver.validation import check_output_store
 
 Size = tuple[int, int]
 
@@ -130,6 +131,7 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     -------
     ProcessSummary
     """
+    check_output_store(save_path)
     reader = make_reader(dataset, path, canvas_size, **reader_options)
     image_size = _pair(image_size, "image_size")
     if input_size is None:

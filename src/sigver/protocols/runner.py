@@ -16,6 +16,7 @@ from sigver.errors import ParameterError
 from sigver.features import FeatureSet
 from sigver.protocols.result import FoldMetrics, FoldResult, Predictions, ProtocolResult
 from sigver.protocols.splitting import FeatureTuple
+from sigver.validation import check_number, check_svm
 
 SEED = 1234
 EXP_USERS = (0, 300)
@@ -82,6 +83,9 @@ def run_folds(protocol: str, fold: FoldFunction, data: FeatureTuple, *,
     ``progress`` shows a bar over the folds; ``on_fold`` is called after each fold.
     """
     check_run(folds=folds, seed=seed)
+    check_svm(C=params.get("C", 1.0), gamma=params.get("gamma", 1.0),
+              svm_type=params.get("svm_type", "rbf"))
+    check_number("global_threshold", params.get("global_threshold", 0.0))
     exp_set, dev_set = split_users(data, exp_users=tuple(exp_users),
                                    dev_users=tuple(dev_users))
     users = np.unique(exp_set[1])

@@ -21,6 +21,7 @@ import numpy as np
 from sigver import __version__
 from sigver.errors import ParameterError
 from sigver.protocols.splitting import FeatureTuple, genuine_indices
+from sigver.validation import check_svm
 from sigver.verification.persistence import TrainedVerifier
 from sigver.verification.threshold import choose_threshold
 from sigver.wi.classifier import FUSIONS, DichotomyClassifier
@@ -127,6 +128,7 @@ def fit_verifier(dev_set: FeatureTuple, model_sha256: str, *, svm_type: str = "r
     """
     if fusion not in FUSIONS:
         raise ParameterError("fusion", fusion, f"choose one of {', '.join(FUSIONS)}")
+    check_svm(C=C, gamma=gamma, svm_type=svm_type)
     params = {"svm_type": svm_type, "C": C, "gamma": gamma, "num_gen_train": num_gen_train,
               "num_gen_ref": num_gen_ref, "fusion": fusion}
     rng = np.random.RandomState(seed)
