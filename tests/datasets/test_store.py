@@ -116,8 +116,9 @@ def corrupt(tmp_path, **changes):
 
 @pytest.mark.parametrize("changes, message", [
     (dict(yforg=None), "missing key.*yforg"),
-    (dict(y=np.zeros(5, dtype=int)), "'y' has shape \\(5,\\).*12 images"),
-    (dict(x=np.zeros((12, 10, 12), dtype=np.uint8)), "'x' must be uint8 of shape N x 1 x H x W"),
+    (dict(y=np.zeros(5, dtype=int)), "'y' has shape \\(5,\\).*'x' holds 12 rows"),
+    (dict(x=np.zeros((12, 10, 12), dtype=np.uint8)),
+     "'x' must have 4 dimensions, got shape \\(12, 10, 12\\)"),
     (dict(x=np.zeros((12, 1, 10, 12), dtype=np.float32)), "'x' must be uint8"),
     (dict(yforg=np.full(12, 3)), "'yforg' values must be 0.*found 3"),
 ])
