@@ -323,11 +323,12 @@ def background_for(path: PathLike, model_sha256: str,
                              f"database's ({model_sha256[:12]}...)")
     recorded = background.settings
     if recorded is not None:
-        for name in ("canvas_size", "img_size", "input_size"):
+        for name, what in (("canvas_size", "canvas"), ("img_size", "stored size"),
+                           ("input_size", "input size")):
             theirs, ours = getattr(recorded, name), getattr(settings, name)
             if theirs != ours:
                 raise ParameterError("background", str(path), f"its signatures were "
-                                     f"prepared with {name} {theirs[0]} x {theirs[1]}, the "
+                                     f"prepared with {what} {theirs[0]} x {theirs[1]}, the "
                                      f"database's with {ours[0]} x {ours[1]}")
     return background
 
