@@ -4,6 +4,8 @@
 Features are computed once per dataset and model and saved with ``y``, ``yforg``,
 ``filenames``, the model file's SHA-256 and the store's preprocessing settings, so every
 writer-dependent / writer-independent experiment can reuse them without the CNN.
+``extract_store`` runs the model through a feature engine (``sigver.deploy.engines``):
+the PyTorch file, or its ONNX export by ONNX Runtime, which records the same SHA-256.
 """
 
 from __future__ import annotations
