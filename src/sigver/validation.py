@@ -51,7 +51,8 @@ _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"I
 def identify(path: str | os.PathLike) -> str:
     """What ``path`` holds: one of ``store``, ``features``, ``model`` (torch zip format),
     ``classifier``, ``database`` (sigver's or another SQLite file: ``sqlite``),
-    ``image``, ``npz``, ``npy``, ``zip``, ``damaged-zip``, ``pickle`` (e.g. a legacy
+    ``image``, ``onnx`` (by its name), ``npz``, ``npy``, ``zip``, ``damaged-zip``,
+    ``pickle`` (e.g. a legacy
     torch model file), ``text``, ``binary``, ``folder``, ``empty`` or ``missing``."""
     path = Path(path)
     if path.is_dir():
@@ -62,6 +63,10 @@ def identify(path: str | os.PathLike) -> str:
         head = handle.read(512)
     if not head:
         return "empty"
+    if path.suffix.lower() == ".onnx" and not head.startswith(b"PK"):
+        # a protobuf has no magic number: the name says it, the ONNX engine checks the
+        # content (docs/deployment.md)
+        return "onnx"
     if head.startswith(b"SQLite format 3\x00"):
         # sigver's databases carry the application id 'SgVr' at byte 68.
         return "database" if head[68:72] == b"SgVr" else "sqlite"
@@ -136,7 +141,7 @@ def check_input_file(path: str | os.PathLike, kind: str) -> Path:
     if found == "missing":
         raise SigverError(f"{path}: {name} not found")
     accepted = {"store": {"store", "npz"}, "features": {"features", "npz"},
-                "model": {"model", "pickle"}, "classifier": {"classifier"},
+                "model": {"model", "pickle", "onnx"}, "classifier": {"classifier"},
                 "database": {"database", "sqlite"}, "image": {"image", "binary"}}[kind]
     if found in accepted:
         if kind in _REQUIRED:

@@ -62,9 +62,13 @@ def test_extract_errors_are_one_line(files, capsys) -> None:
         ([*base, "--out", str(files / "f.txt")], "feature files are .npz"),
         ([*base, "--out", str(files / "f.npz"), "--model", "signet"], "do not fit --model"),
         ([*base, "--out", str(files / "f.npz"), "--input-size", "180", "220"],
-         "larger than the stored images"),
+         "--input-size 180 220: larger than the images (170 x 242)"),
         (["extract", "--model-path", str(files / "store" / "x.npy"), "--data-path",
-          str(files / "store"), "--out", str(files / "f.npz")], "not a readable model file"),
+          str(files / "store"), "--out", str(files / "f.npz")],
+         # neither a PyTorch file nor an ONNX export: --engine auto tried it as the latter
+         "x.npy: not a readable ONNX model (corrupt, truncated or not ONNX"),
+        ([*base, "--out", str(files / "f.npz"), "--engine", "torch", "--model-path",
+          str(files / "store" / "x.npy")], "not a readable model file"),
     ]
     for argv, message in cases:
         assert sigver_main(argv) == 2
@@ -153,3 +157,62 @@ def test_extract_help_shows_its_own_prog(capsys) -> None:
     assert capsys.readouterr().out.startswith(
         "usage: python -m sigver.featurelearning.extract ")
     assert all(action.help for action in extract_cli.build_parser()._actions)
+
+
+@pytest.fixture(scope="module")
+def onnx_export(files, recorded, tmp_path_factory):
+    """The module's model exported to ONNX, recording the ``recorded`` store's settings."""
+    pytest.importorskip("onnxruntime")
+    from sigver.deploy.export import export_onnx
+
+    _, settings = recorded
+    out = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    return export_onnx(files / "model.pth", out, settings=settings).path
+
+
+@pytest.mark.slow
+def test_extract_with_the_onnx_engine_gives_the_torch_features(files, recorded, onnx_export,
+                                                               tmp_path, capsys) -> None:
+    store, settings = recorded
+    torch_out, onnx_out = tmp_path / "torch.npz", tmp_path / "onnx.npz"
+    base = ["extract", "--data-path", str(store), "--batch-size", "3", "--no-progress"]
+    assert sigver_main([*base, "--model-path", str(files / "model.pth"), "--out",
+                        str(torch_out)]) == 0
+    assert sigver_main([*base, "--model-path", str(onnx_export), "--engine", "onnx",
+                        "--out", str(onnx_out)]) == 0
+    by_torch, by_onnx = load_features(torch_out), load_features(onnx_out)
+    np.testing.assert_allclose(by_onnx.features, by_torch.features, atol=1e-4, rtol=0)
+    # the export is the same model: the feature file records the PyTorch file's identity
+    assert by_onnx.model_sha256 == by_torch.model_sha256 == file_sha256(files / "model.pth")
+    assert by_onnx.settings == by_torch.settings == settings
+    # --engine auto recognises the export by its content
+    auto = extract_store(onnx_export, store, progress=False)
+    np.testing.assert_array_equal(auto.features, by_onnx.features)
+
+
+@pytest.mark.slow
+def test_extract_with_the_onnx_engine_refuses_what_the_export_contradicts(
+        files, recorded, onnx_export, capsys) -> None:
+    store, _ = recorded
+    base = ["extract", "--model-path", str(onnx_export), "--out", str(store.parent / "x.npz"),
+            "--no-progress"]
+    cases = [
+        # the export records canvas 600 x 850; the plain store's images are another size
+        (["--data-path", str(files / "store"), "--input-size", "140", "200"],
+         "--input-size 140 200: " f"{onnx_export} was exported for 150 x 220 inputs"),
+        (["--data-path", str(store), "--bf16"], "--bf16: only for PyTorch model files"),
+        (["--data-path", str(store), "--engine", "onnx", "--model-path",
+          str(files / "model.pth")], "is a PyTorch model file, not an ONNX export"),
+    ]
+    for argv, message in cases:
+        assert sigver_main([*base, *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    other = store.parent / "other_canvas.npz"
+    x = np.load(files / "store" / "x.npy")
+    save_dataset(other, x, [0] * 7, [0] * 7, [1], [f"f{i}" for i in range(7)],
+                 settings=PreprocessingSettings(canvas_size=(952, 1360)))
+    with pytest.raises(SigverError, match=r"prepared with canvas 952 x 1360, but the model "
+                       r".*model.onnx was trained on images prepared with canvas 600 x 850 "
+                       r"\(recorded in its metadata\)"):
+        extract_store(onnx_export, other, progress=False)

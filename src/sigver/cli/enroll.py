@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
+from sigver.deploy.engines import ENGINES
 from sigver.errors import SigverError
 from sigver.verification.database import DEFAULT_DB, EnrollmentDatabase
+from sigver.verification.wd import MIN_REFERENCES
 
 PROG = "sigver enroll"
 
@@ -27,8 +29,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("files", nargs="*", metavar="FILE", help="reference signature images")
     parser.add_argument("--db", default=DEFAULT_DB, help="enrollment database (SQLite)")
     parser.add_argument("--user", help="the person's id")
-    parser.add_argument("--model-path", help="feature model file; needed for a new database, "
-                        "later the database's own model is used (and checked)")
+    parser.add_argument("--model-path", help="feature model file (PyTorch, or its ONNX "
+                        "export); needed for a new database, later the database's own model "
+                        "is used (and checked; an export of it is accepted)")
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
+                        help="what runs the network: PyTorch, ONNX Runtime, or auto (by "
+                             "the model file's content)")
+    parser.add_argument("--background",
+                        help="background file of the database's model ('sigver "
+                             "background'): once the person has at least "
+                             f"{MIN_REFERENCES} references, train and store their "
+                             "writer-dependent SVM against it")
     parser.add_argument("--canvas-size", nargs=2, type=int, metavar=("H", "W"),
                         help="canvas the signatures are centred on, for a model that "
                              "records none (default: the recorded one; else 952 1360, the "
@@ -86,11 +97,19 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
                         canvas_size=args.canvas_size, img_size=args.img_size,
                         input_size=args.input_size, device=args.device,
                         workers=args.workers, batch_size=args.batch_size,
-                        crop_oversize=args.crop_oversize)
+                        crop_oversize=args.crop_oversize, engine=args.engine,
+                        background=args.background)
     for path in result.already_enrolled:
         print(f"{path}: already enrolled for {args.user}, skipped")
     print(f"enrolled {len(result.added)} new reference(s) for {args.user} in {args.db} "
           f"({result.total_references} in total)")
+    if args.background and result.total_references >= MIN_REFERENCES:
+        print(f"trained the writer-dependent SVM of {args.user} on their "
+              f"{result.total_references} references against {args.background}")
+    elif args.background:
+        print(f"{args.user} has {result.total_references} reference(s); a writer-dependent "
+              f"SVM needs at least {MIN_REFERENCES}, so verification uses the "
+              "writer-independent classifier")
     return 0
 
 

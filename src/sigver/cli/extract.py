@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
+from sigver.deploy.engines import ENGINES
 from sigver.errors import SigverError
 
 PROG = "sigver extract"
@@ -25,7 +26,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     "(float32 features with y, yforg, filenames, the model's SHA-256 and "
                     "the store's preprocessing settings).",
         formatter_class=HelpFormatter)
-    parser.add_argument("--model-path", required=True, help="model file (SPEC section 4)")
+    parser.add_argument("--model-path", required=True,
+                        help="model file (SPEC section 4) or its ONNX export "
+                             "('sigver export')")
     parser.add_argument("--data-path", required=True, help="dataset store (.npz or folder)")
     parser.add_argument("--out", required=True, help="feature file to write (.npz)")
     parser.add_argument("--model", choices=sorted(available_models), default=None,
@@ -38,6 +41,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="where the network runs")
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
+                        help="what runs the network: PyTorch, ONNX Runtime, or auto (by "
+                             "the model file's content)")
     parser.add_argument("--bf16", action="store_true",
                         help="bfloat16 autocast (faster where supported; slightly different "
                              "features)")
@@ -68,7 +74,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
             input_size=args.input_size, model_name=args.model,
             users=tuple(args.users) if args.users else None, trusted=args.trust_pickles,
-            progress=not args.no_progress, bf16=args.bf16)
+            progress=not args.no_progress, bf16=args.bf16, engine=args.engine)
     save_features(args.out, feature_set)
     print(f"wrote {args.out}: {feature_set.features.shape[0]} x "
           f"{feature_set.features.shape[1]} features")

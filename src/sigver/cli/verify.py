@@ -1,6 +1,7 @@
 """``sigver verify``: is a questioned signature genuine? Scores each file against the
-claimed person's enrolled references with the writer-independent classifier and decides
-at the classifier's stored threshold (``sigver.verification.api.Verifier``)."""
+claimed person's enrolled references, with their writer-dependent SVM when the database
+holds one (``sigver enroll --background``) or the writer-independent classifier, and
+decides at the method's threshold (``sigver.verification.api.Verifier``)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from typing import TYPE_CHECKING
 
 from sigver.cli import checks
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
+from sigver.deploy.engines import ENGINES
 from sigver.verification.database import DEFAULT_DB
+from sigver.verification.wd import METHODS
 
 if TYPE_CHECKING:
     from sigver.verification.api import VerificationResult
 
 PROG = "sigver verify"
+METHOD_NAMES = {"wd": "the person's writer-dependent SVM",
+                "wi": "the writer-independent classifier"}
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -24,8 +29,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Verify questioned signatures against a person's enrolled references: "
-                    "prints the fused score, the decision (genuine / forgery) at the "
-                    "classifier's threshold, and the score against each reference. The "
+                    "prints the score, the decision (genuine / forgery) at the method's "
+                    "threshold, and the classifier's score against each reference. The "
                     "files are prepared with the settings the database records.",
         formatter_class=HelpFormatter)
     parser.add_argument("files", nargs="+", metavar="FILE", help="questioned signature images")
@@ -33,9 +38,24 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--classifier", required=True,
                         help="classifier file from 'sigver wi fit'")
     parser.add_argument("--user", required=True, help="the claimed person's id")
-    parser.add_argument("--model-path", help="feature model (default: the one the database "
-                        "recorded; its SHA-256 must match either way)")
+    parser.add_argument("--model-path", help="feature model, PyTorch or its ONNX export "
+                        "(default: the one the database recorded; it must be that model or "
+                        "an export of it either way)")
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
+                        help="what runs the network: PyTorch, ONNX Runtime, or auto (by "
+                             "the model file's content)")
+    parser.add_argument("--method", default="auto", choices=METHODS,
+                        help="wd: the person's writer-dependent SVM (trained by 'sigver "
+                             "enroll --background'); wi: the writer-independent classifier; "
+                             "auto: wd when the person has one, else wi")
+    parser.add_argument("--threshold", type=float, metavar="T",
+                        help="decide at this score (default: the method's threshold, the "
+                             "classifier's for wi, 0 for wd)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--summary", action="store_true",
+                        help="one line per file (decision, score, threshold) and a tally")
+    parser.add_argument("--fail-on-forgery", action="store_true",
+                        help="exit with status 1 when any file is judged a forgery")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where the network runs")
     parser.add_argument("--workers", type=int, default=1,
@@ -59,29 +79,40 @@ def format_result(result: VerificationResult) -> str:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
-    """Run ``sigver verify``."""
+    """Run ``sigver verify``; the exit status is 1 with ``--fail-on-forgery`` when a file
+    is judged a forgery."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.json and args.summary:
+        parser.error("--json and --summary are two output formats: choose one")
     checks.input_file("--classifier", args.classifier, "classifier")
     checks.input_file("--model-path", args.model_path, "model")
     checks.workers("--workers", args.workers)
-    from sigver.verification.api import Verifier  # torch only when verifying
+    from sigver.verification.api import Verifier  # the network only when verifying
+    from sigver.verification.summary import exit_status, summary_lines
 
     with checks.paths_as_flags({"--db": args.db, "--classifier": args.classifier,
                                 "--model-path": args.model_path}), \
             parameters_as_flags(parser), one_line_warnings(parser), \
             Verifier(args.db, args.classifier, model_path=args.model_path,
-                     device=args.device) as verifier:
+                     device=args.device, engine=args.engine) as verifier:
         results = verifier.verify(args.files, args.user, workers=args.workers,
-                                  crop_oversize=args.crop_oversize)
+                                  crop_oversize=args.crop_oversize, method=args.method,
+                                  threshold=args.threshold)
         fusion = verifier.classifier.fusion
+    method = results[0].method
     if args.json:
         print(json.dumps({"user": args.user, "db": str(args.db),
                           "classifier": str(args.classifier), "fusion": fusion,
-                          "results": [r.as_dict() for r in results]}, indent=2))
+                          "method": method, "results": [r.as_dict() for r in results]},
+                         indent=2))
+    elif args.summary:
+        print("\n".join(summary_lines(results)))
     else:
-        print(f"user {args.user}: {len(results)} questioned file(s), scores fused by "
-              f"{fusion} over each reference")
+        how = METHOD_NAMES[method]
+        if method == "wi":
+            how += f", fused by {fusion} over the references"
+        print(f"user {args.user}: {len(results)} questioned file(s), scored by {how}")
         for result in results:
             print(format_result(result))
-    return 0
+    return exit_status(results, args.fail_on_forgery)

@@ -4,6 +4,8 @@
 Features are computed once per dataset and model and saved with ``y``, ``yforg``,
 ``filenames``, the model file's SHA-256 and the store's preprocessing settings, so every
 writer-dependent / writer-independent experiment can reuse them without the CNN.
+``extract_store`` runs the model through a feature engine (``sigver.deploy.engines``):
+the PyTorch file, or its ONNX export by ONNX Runtime, which records the same SHA-256.
 """
 
 from __future__ import annotations
@@ -27,13 +29,10 @@ from sigver.featurelearning.data import (
     resolve_device,
     to_network_input,
 )
-from sigver.featurelearning.models import load_model_file
 from sigver.features import FeatureSet
-from sigver.io import file_sha256
 from sigver.settings import (
     DEFAULT_INPUT_SIZE,
     PreprocessingSettings,
-    read_model_settings,
     resolve_settings,
     settings_path_for_model,
 )
@@ -118,24 +117,33 @@ def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *
                   batch_size: int = 32, device: str | torch.device = "auto",
                   input_size: Sequence[int] | None = None, model_name: str | None = None,
                   users: tuple[int, int] | None = None, trusted: bool = False,
-                  progress: bool = True, bf16: bool = False) -> FeatureSet:
+                  progress: bool = True, bf16: bool = False,
+                  engine: str = "auto") -> FeatureSet:
     """Extract the features of a dataset store with a model file.
 
     The preprocessing settings come from the store: the network input is the
     ``input_size`` it records (an ``input_size`` given here must agree), and the result
-    records the settings. A model whose folder records another canvas or stored size
-    than the store's (``preprocessing.json``) is refused: its features of these images
-    would be meaningless. For a store that records nothing (e.g. a published one) the
-    input size is the one given, else the model folder's, else 150 x 220, and the result
-    records no settings.
+    records the settings. A model recorded as trained on another canvas or stored size
+    than the store's is refused: its features of these images would be meaningless. A
+    PyTorch model records its settings in its folder (``preprocessing.json``), an ONNX
+    export in its metadata (which also fixes its input size). For a store that records
+    nothing (e.g. a published one) the input size is the one given, else the model's,
+    else 150 x 220, and the result records no settings.
 
     ``users`` keeps ``a <= y < b``; ``trusted`` allows unpickling the store's
-    ``user_mapping``. The result records the model file's SHA-256.
+    ``user_mapping``. ``engine`` is ``auto`` (by the file's content), ``torch`` or
+    ``onnx`` (``sigver.deploy.engines``; ``model_name`` and ``bf16`` are PyTorch's).
+    The result records the model's identity: the SHA-256 of the PyTorch file (for an
+    export, of the file it was exported from).
     """
+    from sigver.deploy.engines import open_engine
+
     stored = read_store_settings(data_path)
-    model_settings = read_model_settings(model_path)
+    model = open_engine(model_path, engine, device=device, model_name=model_name, bf16=bf16)
+    model_settings = model.settings
     if stored is not None and model_settings is not None:
-        check_model_fits(stored, model_settings, data_path, model_path)
+        check_model_fits(stored, model_settings, data_path, model_path,
+                         recorded_in=None if model.kind == "torch" else "its metadata")
     if stored is not None:
         settings: PreprocessingSettings | None = resolve_settings(
             stored, source=f"the dataset store {data_path}", input_size=input_size)
@@ -144,29 +152,32 @@ def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *
         settings = None
         fallback = model_settings.input_size if model_settings else DEFAULT_INPUT_SIZE
         crop = tuple(input_size) if input_size is not None else fallback
-    model = load_model_file(model_path, model_name)
     x, y, yforg, _, filenames = load_dataset(data_path, trusted=trusted)
     if users is not None:
         x, y, yforg, filenames = select_users((x, y, yforg, filenames), *users)
-    features = extract_features(model, x, batch_size=batch_size, device=device,
-                                input_size=crop, progress=progress, bf16=bf16)
+    features = model.features(x, batch_size=batch_size, input_size=tuple(crop),
+                              progress=progress)
     return FeatureSet(features=features, y=np.asarray(y), yforg=np.asarray(yforg),
                       filenames=np.asarray(filenames, dtype=str),
-                      model_sha256=file_sha256(model_path), settings=settings)
+                      model_sha256=model.source_sha256, settings=settings)
 
 
 def check_model_fits(stored: PreprocessingSettings, model: PreprocessingSettings,
-                     data_path: str | os.PathLike, model_path: str | os.PathLike) -> None:
-    """Refuse a model trained on images prepared differently from the store's."""
+                     data_path: str | os.PathLike, model_path: str | os.PathLike, *,
+                     recorded_in: str | None = None) -> None:
+    """Refuse a model trained on images prepared differently from the store's
+    (``recorded_in`` names where the model's settings are; default: its folder's
+    ``preprocessing.json``)."""
+    recorded_in = recorded_in or str(settings_path_for_model(model_path))
     for name, what in (("canvas_size", "canvas"), ("img_size", "stored size")):
         mine, theirs = getattr(stored, name), getattr(model, name)
         if mine != theirs:
             raise SigverError(
                 f"{data_path}: its images were prepared with {what} {mine[0]} x {mine[1]}, "
                 f"but the model {model_path} was trained on images prepared with {what} "
-                f"{theirs[0]} x {theirs[1]} (recorded in {settings_path_for_model(model_path)}"
-                "); reprocess the dataset with the model's settings or use a model trained "
-                "on these")
+                f"{theirs[0]} x {theirs[1]} (recorded in {recorded_in}); reprocess the "
+                "dataset with the model's settings or use a model trained on these")
+
 
 if __name__ == "__main__":
     from ..cli import extract, run_main  # relative: the library never imports the CLI

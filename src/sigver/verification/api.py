@@ -11,36 +11,33 @@
 A ``Verifier`` keeps the database, the classifier and the CNN loaded between calls (a
 service verifying many signatures should hold one). Image files are read, preprocessed
 exactly like the references (the database's settings) and turned into features by the
-database's model; the model file is checked against the SHA-256 the database records.
+database's model, run by PyTorch or, from its ONNX export (``sigver export``), by ONNX
+Runtime without PyTorch; either is checked against the model the database records (the
+PyTorch file's SHA-256, which an export carries).
+
+A person's score comes from the writer-independent classifier, or from their own
+writer-dependent SVM (``sigver.verification.wd``) when enrolling with a background file
+trained one for their current references (``method="auto"`` / ``"wd"`` / ``"wi"``).
 
 The preprocessing settings travel with the model: the first enrollment into a database
-takes them from the model folder (``preprocessing.json`` beside the model file, written
-by training), and the database records them for every later enrollment and verification.
-Only a model folder that records nothing (e.g. the published SigNet weights) falls back
-to the GPDS canvas 952 x 1360, with a ``DefaultSettingsWarning`` naming it.
+takes them from the model (``preprocessing.json`` beside a PyTorch model file, written by
+training; the metadata of an ONNX export), and the database records them for every later
+enrollment and verification. Only a model folder that records nothing (e.g. the
+published SigNet weights) falls back to the GPDS canvas 952 x 1360, with a
+``DefaultSettingsWarning`` naming it.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from sigver.errors import ParameterError, SigverError
-from sigver.io import file_sha256
-from sigver.parallel import parallel_map
-from sigver.settings import (
-    DEFAULT_IMG_SIZE,
-    DEFAULT_INPUT_SIZE,
-    PreprocessingSettings,
-    read_model_settings,
-    resolve_settings,
-)
+from sigver.settings import PreprocessingSettings, resolve_settings
 from sigver.verification.database import (
     DEFAULT_DB,
     DatabaseSettings,
@@ -49,126 +46,41 @@ from sigver.verification.database import (
     Reference,
     check_same_settings,
 )
+from sigver.verification.extraction import (
+    FeatureModel,
+    PathLike,
+    PreparedImage,
+    check_model_file,
+    model_settings,
+    prepare_image,
+    prepare_images,
+)
 
 if TYPE_CHECKING:
+    from sigver.verification.background import Background
     from sigver.verification.persistence import TrainedVerifier
+    from sigver.verification.wd import PersonSVM
 
-PathLike = str | os.PathLike
-
-
-@dataclass(frozen=True)
-class PreparedImage:
-    """A signature file read and preprocessed: its content hash and ``1 x H x W`` image."""
-
-    path: str
-    file_sha256: str
-    image: np.ndarray
-
-
-def prepare_image(path: PathLike, canvas_size: tuple[int, int],
-                  img_size: tuple[int, int] = DEFAULT_IMG_SIZE,
-                  crop_oversize: bool = False) -> PreparedImage:
-    """Read a signature file and preprocess it (SPEC section 2) at the stored size.
-
-    Errors (missing, unreadable, blank) are one line naming the file. A signature larger
-    than the canvas is an error too, as in ``process_dataset``, unless ``crop_oversize``:
-    then its middle is kept (the published behaviour) with a warning naming the file.
-    """
-    from sigver.imageio import read_signature_image
-    from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
-
-    img = read_signature_image(path)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if not crop_oversize:
-                warnings.simplefilter("error", CanvasTooSmallWarning)
-            processed = preprocess_signature(img, canvas_size, img_size, input_size=None)
-    except CanvasTooSmallWarning as exc:
-        raise SigverError(f"{path}: the signature is larger than the canvas "
-                          f"{canvas_size[0]} x {canvas_size[1]} ({exc}); crop_oversize=True "
-                          "keeps its middle as the published code does") from None
-    except SigverError as exc:
-        raise SigverError(f"{path}: {exc}") from None
-    for warning in caught:
-        warnings.warn(f"{path}: {warning.message}", warning.category, stacklevel=2)
-    return PreparedImage(path=str(path), file_sha256=file_sha256(path),
-                         image=processed[None])
-
-
-def _prepare(item: tuple[str, tuple[int, int], tuple[int, int], bool]) -> PreparedImage:
-    return prepare_image(*item)
-
-
-def prepare_images(files: Sequence[PathLike], canvas_size: tuple[int, int],
-                   img_size: tuple[int, int] = DEFAULT_IMG_SIZE, workers: int = 1,
-                   progress: bool = False, crop_oversize: bool = False
-                   ) -> list[PreparedImage]:
-    """``prepare_image`` for many files, in parallel worker processes, in input order."""
-    items = [(str(f), tuple(canvas_size), tuple(img_size), crop_oversize) for f in files]
-    return parallel_map(_prepare, items, workers=workers, desc="preprocess",
-                        progress=progress)
-
-
-class FeatureModel:
-    """A model file loaded for extraction, with its SHA-256.
-
-    Parameters
-    ----------
-    path
-        The model file (SPEC section 4).
-    expected_sha256
-        When given, the file must have this SHA-256 (the database's model).
-    device
-        ``auto``, ``cpu`` or ``cuda``.
-    """
-
-    def __init__(self, path: PathLike, expected_sha256: str | None = None,
-                 device: str = "auto", batch_size: int = 32) -> None:
-        self.path = Path(path)
-        check_model_file(self.path)
-        self.sha256 = file_sha256(self.path)
-        if expected_sha256 is not None and self.sha256 != expected_sha256:
-            raise ParameterError("model_path", str(self.path), "not the model this database "
-                                 f"was enrolled with (SHA-256 {self.sha256[:12]}..., the "
-                                 f"database expects {expected_sha256[:12]}...)")
-        from sigver.featurelearning.data import resolve_device
-        from sigver.featurelearning.models import load_model_file
-
-        self.device = resolve_device(device)
-        self.batch_size = batch_size
-        self.model = load_model_file(self.path, device=self.device)
-        self.feature_dim = int(self.model.feature_space_size)
-
-    def features(self, images: Sequence[PreparedImage],
-                 input_size: tuple[int, int] = DEFAULT_INPUT_SIZE) -> np.ndarray:
-        """float32 ``N x D`` features of prepared images (centre crop ``input_size``)."""
-        from sigver.featurelearning.extract import extract_features
-
-        x = np.stack([p.image for p in images])
-        return extract_features(self.model, x, batch_size=self.batch_size,
-                                device=self.device, input_size=tuple(input_size),
-                                progress=False)
-
-
-def check_model_file(path: PathLike) -> None:
-    """A one-line error naming ``model_path`` when the model file is missing."""
-    if not Path(path).is_file():
-        raise ParameterError("model_path", str(path), "model file not found")
+# The files-to-features steps live in sigver.verification.extraction; they are part of
+# this module's interface too (the service and the benchmarks import them from here).
+__all__ = ["FeatureModel", "PreparedImage", "VerificationResult", "Verifier",
+           "background_for", "check_model_file", "enroll", "enrollment_settings",
+           "model_settings", "prepare_image", "prepare_images", "train_person_svm", "verify"]
 
 
 def enrollment_settings(db: PathLike = DEFAULT_DB, model_path: PathLike | None = None, *,
                         canvas_size: Sequence[int] | None = None,
                         img_size: Sequence[int] | None = None,
                         input_size: Sequence[int] | None = None,
-                        crop_oversize: bool | None = None
+                        crop_oversize: bool | None = None, engine: str = "auto"
                         ) -> tuple[PreprocessingSettings, DatabaseSettings | None]:
     """The preprocessing settings an enrollment into ``db`` uses, and the database's
     recorded settings (None for a new database).
 
     They come from the enrollment database when it records them, else from the model
-    folder (``preprocessing.json`` beside ``model_path``), else they are the defaults
-    (canvas 952 x 1360) with a ``DefaultSettingsWarning`` naming the model folder. A
+    (``preprocessing.json`` beside a PyTorch ``model_path``, the metadata of an ONNX
+    export; ``engine`` as in ``FeatureModel``), else they are the defaults (canvas
+    952 x 1360) with a ``DefaultSettingsWarning`` naming the model folder. A
     ``canvas_size`` / ``img_size`` / ``input_size`` that contradicts the recorded value
     is a ``ParameterError``; where nothing is recorded the given values are used.
     ``crop_oversize`` (None: the recorded rule, else refuse) always wins.
@@ -184,8 +96,7 @@ def enrollment_settings(db: PathLike = DEFAULT_DB, model_path: PathLike | None =
             raise ParameterError("model_path", None, "a model file is needed for the first "
                                  f"enrollment into {db}")
         check_model_file(model_path)
-        recorded = read_model_settings(model_path)
-        source = f"the model folder of {model_path}"
+        recorded, source = model_settings(model_path, engine)
     settings = resolve_settings(recorded, source=source, canvas_size=canvas_size,
                                 img_size=img_size, input_size=input_size,
                                 crop_oversize=crop_oversize)
@@ -196,14 +107,16 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
            model_path: PathLike | None = None, canvas_size: Sequence[int] | None = None,
            img_size: Sequence[int] | None = None, input_size: Sequence[int] | None = None,
            device: str = "auto", workers: int = 1, batch_size: int = 32,
-           crop_oversize: bool | None = None, progress: bool = False) -> EnrollResult:
+           crop_oversize: bool | None = None, progress: bool = False,
+           engine: str = "auto", background: PathLike | None = None) -> EnrollResult:
     """Preprocess reference signatures and store their features for ``user``.
 
     The first enrollment into a new database fixes its model and preprocessing settings,
-    taken from the model folder (``preprocessing.json`` beside the model file; see
-    ``enrollment_settings``); later enrollments use the database's settings and must use
-    its model. Files whose content is already enrolled for the user are skipped. All
-    files are stored in one transaction, or none when any of them is bad.
+    taken from the model (``preprocessing.json`` beside a PyTorch model file, the
+    metadata of an ONNX export; see ``enrollment_settings``); later enrollments use the
+    database's settings and must use its model (the PyTorch file or an export of it).
+    Files whose content is already enrolled for the user are skipped. All files are
+    stored in one transaction, or none when any of them is bad.
 
     Parameters
     ----------
@@ -225,17 +138,24 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
     crop_oversize
         Keep the middle of a signature larger than the canvas instead of refusing it
         (None: the recorded rule; a new database records the rule it was created with).
+    engine
+        ``auto``, ``torch`` or ``onnx`` (see ``FeatureModel``).
+    background
+        A background file (``sigver background``) of the database's model: once the
+        user has at least ``sigver.verification.wd.MIN_REFERENCES`` references, their
+        writer-dependent SVM is trained against it and stored in the database (it is
+        checked before anything is stored).
     """
     files = [files] if isinstance(files, str | os.PathLike) else list(files)
     if not files:
         raise ParameterError("files", files, "no reference files given")
     settings, stored = enrollment_settings(db, model_path, canvas_size=canvas_size,
                                            img_size=img_size, input_size=input_size,
-                                           crop_oversize=crop_oversize)
+                                           crop_oversize=crop_oversize, engine=engine)
     if model_path is None:
         model_path = stored.model_path  # type: ignore[union-attr]  # checked above
     model = FeatureModel(model_path, stored.model_sha256 if stored else None, device,
-                         batch_size)
+                         batch_size, engine)
     wanted = DatabaseSettings(
         model_sha256=model.sha256,
         model_path=str(stored.model_path if stored else model.path.resolve()),
@@ -244,6 +164,8 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
         preprocessing=stored.preprocessing if stored else settings)
     if stored is not None:
         check_same_settings(stored, wanted, Path(db))
+    negatives = (None if background is None
+                 else background_for(background, wanted.model_sha256, wanted.preprocessing))
     images = prepare_images(files, settings.canvas_size, settings.img_size, workers, progress,
                             settings.crop_oversize)
     features = model.features(images, settings.input_size)
@@ -252,7 +174,48 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
     # The database is created (and the settings checked again, inside the transaction)
     # only now, so a bad model or image leaves no new file behind.
     with EnrollmentDatabase(db, create=True) as database:
-        return database.add_references(user, references, wanted)
+        result = database.add_references(user, references, wanted)
+    if negatives is not None:
+        train_person_svm(db, user, negatives)
+    return result
+
+
+def train_person_svm(db: PathLike, user: str, background: Background) -> PersonSVM | None:
+    """Train ``user``'s writer-dependent SVM on their stored references against
+    ``background`` and store it in ``db``; None (nothing trained) while they have fewer
+    than ``sigver.verification.wd.MIN_REFERENCES`` references."""
+    # scikit-learn loads only here: verification scores a stored SVM without it
+    from sigver.verification import wd
+
+    with EnrollmentDatabase(db) as database:
+        references = database.references(user)
+    if len(references.file_sha256) < wd.MIN_REFERENCES:
+        return None
+    return wd.train_and_store(db, user, references.features, references.file_sha256,
+                              background)
+
+
+def background_for(path: PathLike, model_sha256: str,
+                   settings: PreprocessingSettings) -> Background:
+    """The background file at ``path``, refused unless it holds features of the model
+    ``model_sha256`` prepared with ``settings`` (where it records settings)."""
+    from sigver.verification.background import load_background
+
+    background = load_background(path)
+    if background.model_sha256 != model_sha256:
+        raise ParameterError("background", str(path), "holds features of another model "
+                             f"(SHA-256 {background.model_sha256[:12]}...) than the "
+                             f"database's ({model_sha256[:12]}...)")
+    recorded = background.settings
+    if recorded is not None:
+        for name, what in (("canvas_size", "canvas"), ("img_size", "stored size"),
+                           ("input_size", "input size")):
+            theirs, ours = getattr(recorded, name), getattr(settings, name)
+            if theirs != ours:
+                raise ParameterError("background", str(path), f"its signatures were "
+                                     f"prepared with {what} {theirs[0]} x {theirs[1]}, the "
+                                     f"database's with {ours[0]} x {ours[1]}")
+    return background
 
 
 @dataclass(frozen=True)
@@ -266,16 +229,21 @@ class VerificationResult:
     user
         The claimed identity.
     score
-        The fused score (higher: more likely genuine).
+        The score of ``method`` (higher: more likely genuine): the writer-independent
+        classifier's score fused over the references, or the decision value of the
+        person's writer-dependent SVM.
     threshold
-        The classifier's decision threshold.
+        The decision threshold (the classifier's, 0 for an SVM, or the one asked for).
     is_genuine
         ``score >= threshold``.
     reference_scores
-        ``(reference file, score)`` per enrolled reference, in enrollment order.
+        ``(reference file, score)`` per enrolled reference, in enrollment order (the
+        writer-independent classifier's scores, whatever the method).
     is_reference
         The questioned file is itself one of the user's references (its score is
         meaningless).
+    method
+        ``"wi"`` (writer-independent classifier) or ``"wd"`` (the person's SVM).
     """
 
     file: str
@@ -285,6 +253,7 @@ class VerificationResult:
     is_genuine: bool
     reference_scores: list[tuple[str, float]]
     is_reference: bool = False
+    method: str = "wi"
 
     @property
     def decision(self) -> str:
@@ -293,9 +262,9 @@ class VerificationResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values."""
-        return {"file": self.file, "user": self.user, "score": self.score,
-                "threshold": self.threshold, "decision": self.decision,
-                "is_reference": self.is_reference,
+        return {"file": self.file, "user": self.user, "method": self.method,
+                "score": self.score, "threshold": self.threshold,
+                "decision": self.decision, "is_reference": self.is_reference,
                 "reference_scores": [{"reference": ref, "score": score}
                                      for ref, score in self.reference_scores]}
 
@@ -312,14 +281,16 @@ class Verifier:
         of the database's model.
     model_path
         The feature model; by default the file the database recorded (checked by SHA-256
-        either way).
+        either way). An ONNX export of the database's model is accepted.
     device, batch_size
         Where and in what batches the CNN runs.
+    engine
+        ``auto``, ``torch`` or ``onnx`` (see ``FeatureModel``).
     """
 
     def __init__(self, db: PathLike = DEFAULT_DB, classifier: PathLike = "wi.skops", *,
                  model_path: PathLike | None = None, device: str = "auto",
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, engine: str = "auto") -> None:
         # skops imports every scikit-learn estimator: only verification pays for it.
         from sigver.verification.persistence import load_verifier
 
@@ -340,7 +311,7 @@ class Verifier:
                     "classifier", str(classifier), f"expects {self.classifier.feature_dim}"
                     f"-d features, the database {db} holds {settings.feature_dim}-d features")
             self.model = FeatureModel(model_path or settings.model_path,
-                                      settings.model_sha256, device, batch_size)
+                                      settings.model_sha256, device, batch_size, engine)
         except BaseException:
             self.database.close()
             raise
@@ -360,39 +331,87 @@ class Verifier:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def person_svm(self, user: str, file_sha256: Sequence[str]) -> PersonSVM | None:
+        """``user``'s writer-dependent SVM when one is stored for exactly these references
+        and the database's model (read only: verifying never writes the database)."""
+        from sigver.verification.wd import load_person_svm
+
+        uri = f"{self.database.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                            "name = 'wd_models'").fetchone() is None:
+                return None
+            return load_person_svm(conn, user, file_sha256, self.settings.model_sha256)
+        finally:
+            conn.close()
+
     def verify(self, files: Sequence[PathLike] | PathLike, user: str, workers: int = 1,
-               crop_oversize: bool | None = None) -> list[VerificationResult]:
+               crop_oversize: bool | None = None, *, method: str = "auto",
+               threshold: float | None = None) -> list[VerificationResult]:
         """Score questioned signature files against ``user``'s references.
 
-        ``workers`` processes read and preprocess the files; ``crop_oversize`` keeps the
-        middle of a signature larger than the database's canvas instead of refusing it
-        (None: the rule the database records).
+        Parameters
+        ----------
+        files
+            The questioned image files.
+        user
+            The claimed person.
+        workers
+            Processes reading and preprocessing the files.
+        crop_oversize
+            Keep the middle of a signature larger than the database's canvas instead of
+            refusing it (None: the rule the database records).
+        method
+            ``wd``: the person's writer-dependent SVM (an error when they have none valid
+            for their current references); ``wi``: the writer-independent classifier;
+            ``auto``: ``wd`` when the person has such an SVM, else ``wi``.
+        threshold
+            Decide at this score instead of the method's own threshold (the
+            classifier's for ``wi``, 0 for ``wd``).
         """
+        from sigver.verification.summary import check_threshold
+        from sigver.verification.wd import METHODS, WD_THRESHOLD, choose_method
+
         files = [files] if isinstance(files, str | os.PathLike) else list(files)
         if not files:
             raise ParameterError("files", files, "no questioned files given")
+        if method not in METHODS:
+            raise ParameterError("method", method, f"choose one of {', '.join(METHODS)}")
+        threshold = check_threshold(threshold)
         if crop_oversize is None:
             crop_oversize = self.settings.crop_oversize
         references = self.database.references(user)
+        svm = None if method == "wi" else self.person_svm(user, references.file_sha256)
+        chosen = choose_method(method, svm, user)
         images = prepare_images(files, self.settings.canvas_size, self.settings.img_size,
                                 workers, crop_oversize=crop_oversize)
         questioned = self.model.features(images, self.settings.input_size)
+        # The classifier's score against each reference is reported whatever the method.
         fused, pair = self.classifier.score(questioned, references.features)
-        decisions = self.classifier.is_genuine(fused)
+        if chosen == "wd":
+            scores, default = svm.decision_function(questioned), WD_THRESHOLD
+        else:
+            scores, default = fused, self.classifier.threshold
+        cut = default if threshold is None else threshold
         known = set(references.file_sha256)
         return [VerificationResult(
-                    file=image.path, user=user, score=float(fused[i]),
-                    threshold=self.classifier.threshold, is_genuine=bool(decisions[i]),
+                    file=image.path, user=user, score=float(scores[i]), threshold=cut,
+                    is_genuine=bool(scores[i] >= cut),
                     reference_scores=[(path, float(s)) for path, s in
                                       zip(references.source_paths, pair[i], strict=True)],
-                    is_reference=image.file_sha256 in known)
+                    is_reference=image.file_sha256 in known, method=chosen)
                 for i, image in enumerate(images)]
 
 
 def verify(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DEFAULT_DB,
            classifier: PathLike = "wi.skops", model_path: PathLike | None = None,
-           device: str = "auto", workers: int = 1,
-           crop_oversize: bool | None = None) -> list[VerificationResult]:
-    """Verify questioned signature files claimed to be ``user``'s (see ``Verifier``)."""
-    with Verifier(db, classifier, model_path=model_path, device=device) as verifier:
-        return verifier.verify(files, user, workers=workers, crop_oversize=crop_oversize)
+           device: str = "auto", workers: int = 1, crop_oversize: bool | None = None,
+           engine: str = "auto", method: str = "auto",
+           threshold: float | None = None) -> list[VerificationResult]:
+    """Verify questioned signature files claimed to be ``user``'s (see ``Verifier`` and
+    ``Verifier.verify``)."""
+    with Verifier(db, classifier, model_path=model_path, device=device,
+                  engine=engine) as verifier:
+        return verifier.verify(files, user, workers=workers, crop_oversize=crop_oversize,
+                               method=method, threshold=threshold)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from sigver.errors import ParameterError, SigverError
 from sigver.protocols.kernels import kernel_matrix, make_svc
@@ -120,6 +119,9 @@ def fit_person_svm(references: np.ndarray, file_sha256: Sequence[str],
     min_references
         Fewer references than this is an error: too few positives for an SVM.
     """
+    # imported here: scoring a stored SVM (sigver verify) must not load scikit-learn
+    from sklearn.preprocessing import StandardScaler
+
     references = np.atleast_2d(np.asarray(references, dtype=np.float64))
     if len(references) < min_references:
         raise ParameterError("references", f"{len(references)} rows",
