@@ -65,8 +65,8 @@ def test_extract_errors_are_one_line(files, capsys) -> None:
          "--input-size 180 220: larger than the images (170 x 242)"),
         (["extract", "--model-path", str(files / "store" / "x.npy"), "--data-path",
           str(files / "store"), "--out", str(files / "f.npz")],
-         # neither a PyTorch file nor an ONNX export: --engine auto tried it as the latter
-         "x.npy: not a readable ONNX model (corrupt, truncated or not ONNX"),
+         # neither a PyTorch file nor an ONNX export: refused before any work starts
+         "x.npy: not a readable model file (a single .npy array)"),
         ([*base, "--out", str(files / "f.npz"), "--engine", "torch", "--model-path",
           str(files / "store" / "x.npy")], "not a readable model file"),
     ]
