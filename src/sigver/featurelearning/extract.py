@@ -1,5 +1,5 @@
 """Feature extraction (SPEC section 6); the command is ``sigver extract``
-(``sigver.cli.extract``, also ``python -m sigver.featurelearning.extract``).
+(``cli/extract.py``, also ``python -m sigver.featurelearning.extract``).
 
 Features are computed once per dataset and model and saved with ``y``, ``yforg``,
 ``filenames``, the model file's SHA-256 and the store's preprocessing settings, so every
