@@ -52,7 +52,7 @@ def signature_features(image_path: str | Path, model_path: str | Path,
     image_path
         A signature scan (any format scikit-image reads; colour is converted to gray).
     model_path
-        A model file (SPEC section 4: the published 3-tuple of state dicts).
+        A model file (docs/models-and-training.md: the published 3-tuple of state dicts).
     canvas_size
         The canvas (H, W) of the dataset the model was trained on, for a model that does
         not record it (default then: GPDS's 952 x 1360, with a warning); it must agree

@@ -44,7 +44,7 @@ def _size(name: str, value: Any) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class PreprocessingSettings:
-    """How raw scans become network inputs (SPEC section 2 in the repository's docs).
+    """How raw scans become network inputs (docs/preprocessing.md).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""``examples/example.py``: features of one scan from a model file (SPEC section 10)."""
+"""``examples/example.py``: features of one scan from a model file (docs/compatibility.md)."""
 
 from __future__ import annotations
 

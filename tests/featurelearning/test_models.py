@@ -1,4 +1,4 @@
-"""Model architectures and the published 3-tuple model-file format (SPEC section 4)."""
+"""Model architectures and the published 3-tuple model-file format (docs/models-and-training.md)."""
 
 from __future__ import annotations
 

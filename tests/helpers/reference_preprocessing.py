@@ -1,4 +1,4 @@
-"""The straightforward, step-by-step SigNet normalisation (SPEC section 2), kept as the
+"""The straightforward, step-by-step SigNet normalisation (docs/preprocessing.md), kept as the
 reference that the fast path in ``sigver.preprocessing.normalize`` is checked against.
 
 It works on the whole canvas at every step, exactly as the published procedure reads.

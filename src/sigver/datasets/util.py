@@ -1,4 +1,4 @@
-"""The dataset store (SPEC section 1): one ``.npz`` file or a folder of ``.npy`` files.
+"""The dataset store (docs/data-formats.md): one ``.npz`` file or a folder of ``.npy`` files.
 
 Keys: ``x`` (uint8, N x 1 x H x W, ink bright), ``y`` (user index), ``yforg`` (0 genuine,
 1 skilled, 2 simple forgery), ``user_mapping`` (user index -> the dataset's own id),

@@ -3,7 +3,7 @@
 Every stage that computes features (extraction, enrollment, verification) can hold a
 ``FeatureEngine`` instead of a PyTorch model:
 
-- ``TorchEngine``: a model file (SPEC section 4 in the repository's docs), run by
+- ``TorchEngine``: a model file (docs/models-and-training.md), run by
   ``sigver.featurelearning.extract.extract_features`` (imports torch when opened);
 - ``OnnxEngine``: an export of ``sigver export``, run by ONNX Runtime; this module and it
   import numpy and onnxruntime only, so verification with an ONNX model never loads

@@ -67,7 +67,7 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike, *,
     Parameters
     ----------
     model_path
-        The PyTorch model file (SPEC section 4 in the repository's docs; published
+        The PyTorch model file (docs/models-and-training.md; published
         files included).
     out
         The ``.onnx`` file to write.

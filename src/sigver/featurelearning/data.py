@@ -2,7 +2,7 @@
 
 Stored images are uint8 ``N x 1 x 170 x 242`` (ink bright). The network takes float
 ``N x 1 x 150 x 220`` in [0, 1]: a random crop per sample per iteration for training, the
-centre crop otherwise (SPEC section 2). Crops are index arithmetic on uint8 arrays, and
+centre crop otherwise (docs/preprocessing.md). Crops are index arithmetic on uint8 arrays, and
 the division by 255 happens on the target device, so no per-sample image objects are made.
 """
 

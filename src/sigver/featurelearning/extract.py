@@ -1,4 +1,4 @@
-"""Feature extraction (SPEC section 6); the command is ``sigver extract``
+"""Feature extraction (docs/models-and-training.md); the command is ``sigver extract``
 (``cli/extract.py``, also ``python -m sigver.featurelearning.extract``).
 
 Features are computed once per dataset and model and saved with ``y``, ``yforg``,

@@ -1,4 +1,4 @@
-"""SigNet feature extractors and model files (SPEC section 4).
+"""SigNet feature extractors and model files (docs/models-and-training.md).
 
 The parameter names (``conv_layers.conv1.conv.weight``, ``fc_layers.fc2.bn.running_mean``,
 ...) are the file format of the published pretrained weights, so the module layout here is
@@ -217,7 +217,7 @@ def load_model_parts(path: str | os.PathLike, model_name: str | None = None,
     Parameters
     ----------
     path
-        A file in SPEC section 4's format (the published layout).
+        A model file in the published layout (docs/models-and-training.md).
     model_name
         ``signet``, ``signet_thin`` or ``signet_smaller``; inferred from the parameter
         names and shapes when ``None``.

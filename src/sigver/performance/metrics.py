@@ -1,4 +1,5 @@
-"""The field's verification metrics, computed from per-user score lists (SPEC section 9).
+"""The field's verification metrics, computed from per-user score lists
+(docs/protocols-and-metrics.md).
 
 Scores are SVM decision values: higher means "more likely genuine". Genuine signatures are
 the positive class; skilled forgeries the negative class of the ROC, EER and AUC; random
@@ -57,7 +58,7 @@ def _user_auc_and_threshold(genuine: np.ndarray, skilled: np.ndarray) -> tuple[f
 
 def compute_metrics(genuine_preds: ScoreLists, random_preds: ScoreLists,
                     skilled_preds: ScoreLists, global_threshold: float) -> dict:
-    """Every metric of SPEC section 9 for one fold.
+    """Every metric of docs/protocols-and-metrics.md for one fold.
 
     Parameters
     ----------

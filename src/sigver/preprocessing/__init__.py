@@ -1,1 +1,1 @@
-"""Signature image preprocessing (SPEC section 2) and ``process_dataset``."""
+"""Signature image preprocessing (docs/preprocessing.md) and ``process_dataset``."""

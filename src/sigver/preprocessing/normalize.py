@@ -1,4 +1,5 @@
-"""Signature image normalisation, pixel for pixel as published with SigNet ([1], SPEC section 2).
+"""Signature image normalisation, pixel for pixel as published with SigNet ([1],
+docs/preprocessing.md).
 
 Pretrained SigNet weights only work on images prepared exactly like this: centre the
 signature by its centre of mass on a fixed canvas, remove the background, invert (ink
@@ -97,7 +98,7 @@ def preprocess_signature(img: np.ndarray, canvas_size: Size, img_size: Size = (1
 
 
 def _remove_background_and_invert(box: np.ndarray, threshold: float) -> np.ndarray:
-    """``np.where(box > threshold, 0, 255 - box)`` as uint8 (SPEC 2, steps 4-5).
+    """``np.where(box > threshold, 0, 255 - box)`` as uint8 (docs/preprocessing.md).
 
     For integer pixel values ``v > threshold`` is ``v > floor(threshold)``: the test and
     the masking stay in uint8, with no float or boolean-indexing pass over the box.
@@ -354,7 +355,7 @@ def _slices(span: tuple[tuple[int, int], tuple[int, int]]) -> tuple[slice, slice
 def _centered_window(img: np.ndarray, canvas_size: Size
                      ) -> tuple[np.ndarray, float, tuple[int, int]]:
     """The boxed original pixels, the threshold, and the box's top-left corner on the
-    canvas (SPEC 2, steps 1-3)."""
+    canvas (docs/preprocessing.md)."""
     ink, threshold = _ink_mask(img)
     r_min, r_max, r_center = _ink_extent(ink, 0)
     c_min, c_max, c_center = _ink_extent(ink, 1)

@@ -1,7 +1,7 @@
 """Typed results of a WD / WI protocol run (``sigver.wd.run``, ``sigver.wi.run``).
 
-A run holds its folds in order; each fold holds its metrics (SPEC section 9), the score
-of every test signature per exploitation user, and those users' ids. Results holding
+A run holds its folds in order; each fold holds its metrics (docs/protocols-and-metrics.md), the
+score of every test signature per exploitation user, and those users' ids. Results holding
 arrays compare by identity; compare ``to_published()`` or the metrics instead.
 ``ProtocolResult.to_published()`` gives the published structure (the list of
 ``{'all_metrics': ..., 'predictions': ...}`` dicts that ``--save-path`` pickles), which
@@ -30,7 +30,7 @@ PUBLISHED_PREDICTIONS = {"genuine": "genuinePreds", "random": "randomPreds",
 
 @dataclass(frozen=True)
 class FoldMetrics:
-    """The metrics of one fold (SPEC section 9); rates are fractions (0..1).
+    """The metrics of one fold (docs/protocols-and-metrics.md); rates are fractions (0..1).
 
     Attributes
     ----------

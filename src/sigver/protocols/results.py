@@ -2,8 +2,8 @@
 reading), mean +- std tables (console, Markdown) and figures (ROC, DET, histograms).
 
 A run is the list of its folds' results, each ``{'all_metrics': {...}, 'predictions':
-{'genuinePreds', 'randomPreds', 'skilledPreds'}}`` (SPEC section 9). The table and plot
-functions take such lists, so reports can be built from Python for several runs.
+{'genuinePreds', 'randomPreds', 'skilledPreds'}}`` (docs/protocols-and-metrics.md). The
+table and plot functions take such lists, so reports can be built from Python for several runs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The fold loop shared by ``sigver.wd.run`` and ``sigver.wi.run``: select the
 exploitation and development users, create the run's single generator and call the fold
-function once per fold with it (SPEC sections 7 and 8)."""
+function once per fold with it (docs/protocols-and-metrics.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-fold random draws shared by the WD and WI protocols (SPEC sections 7 and 8).
+"""Per-fold random draws shared by the WD and WI protocols (docs/protocols-and-metrics.md).
 
 Every draw of a fold is made here, up front and in a fixed order, from the single
 generator of the run; the straightforward and the fast classifiers then consume the same
@@ -48,7 +48,7 @@ def split_exploitation(exp_set: FeatureTuple, num_train: int, num_test: int,
                        rng: np.random.RandomState,
                        train_param: str = "num_gen_train") -> ExploitationSplit:
     """Shuffle each user's genuines: the first ``num_train`` train, the last ``num_test``
-    test (step 1 of SPEC sections 7 / 8).
+    test (step 1 of docs/protocols-and-metrics.md).
 
     ``train_param`` names ``num_train`` in error messages (``num_gen_ref`` for WI).
     """
@@ -86,8 +86,8 @@ class UserTest:
 
 def draw_tests(split: ExploitationSplit, num_test: int,
                rng: np.random.RandomState) -> list[UserTest]:
-    """Step 4 of SPEC section 7: each user's test genuines, ``num_test`` of its skilled
-    forgeries (without replacement) and ``num_test`` random forgeries, one test genuine of
+    """The WD test step (docs/protocols-and-metrics.md): each user's test genuines,
+    ``num_test`` of its skilled forgeries (without replacement) and ``num_test`` random forgeries, one test genuine of
     each of ``num_test`` distinct other users.
 
     A user without any skilled forgery gets an empty skilled set (the metrics leave it

@@ -1,4 +1,4 @@
-"""Per-user testing shared by the WD and WI protocols (step 4 of SPEC section 7)."""
+"""Per-user testing shared by the WD and WI protocols (step 4 of docs/protocols-and-metrics.md)."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ class DatabaseSettings:
     feature_dim
         Length of the feature vectors.
     preprocessing
-        How the references were prepared (SPEC section 2): canvas the signature is
+        How the references were prepared (docs/preprocessing.md): canvas the signature is
         centred on, the stored size, the centre crop fed to the network, and the rule for
         signatures larger than the canvas.
     """

@@ -38,7 +38,7 @@ class PreparedImage:
 def prepare_image(path: PathLike, canvas_size: tuple[int, int],
                   img_size: tuple[int, int] = DEFAULT_IMG_SIZE,
                   crop_oversize: bool = False) -> PreparedImage:
-    """Read a signature file and preprocess it (SPEC section 2) at the stored size.
+    """Read a signature file and preprocess it (docs/preprocessing.md) at the stored size.
 
     Errors (missing, unreadable, blank) are one line naming the file. A signature larger
     than the canvas is an error too, as in ``process_dataset``, unless ``crop_oversize``:
@@ -86,7 +86,7 @@ class FeatureModel:
     Parameters
     ----------
     path
-        A PyTorch model file (SPEC section 4) or its ONNX export (``sigver export``).
+        A PyTorch model file (docs/models-and-training.md) or its ONNX export (``sigver export``).
     expected_sha256
         When given, the model must be this one (the database's): the PyTorch file with
         this SHA-256, or an export of it.

@@ -2,7 +2,7 @@
 threshold (``sigver wi fit``).
 
 The protocol (``sigver.wi.run``) measures a classifier over folds and discards it; this
-keeps one. It trains the dichotomy SVM of SPEC section 8 on the development users and
+keeps one. It trains the dichotomy SVM of docs/protocols-and-metrics.md on the development users and
 sets the threshold where it will be used: on fused scores of questioned signatures
 against ``num_gen_ref`` references of writers the classifier has not seen. Those scores
 come from cross-fitting over the development users (``calibration_folds`` groups; each
@@ -111,7 +111,7 @@ def fit_verifier(dev_set: FeatureTuple, model_sha256: str, *, svm_type: str = "r
         SHA-256 of the model file that produced the features (recorded in the verifier;
         verification refuses features of another model).
     svm_type, C, gamma, num_gen_train, fusion
-        As in the WI protocol (SPEC section 8).
+        As in the WI protocol (docs/protocols-and-metrics.md).
     num_gen_ref
         References per person assumed when choosing the threshold (enroll about as many).
     target_far

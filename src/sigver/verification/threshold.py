@@ -1,7 +1,7 @@
 """Choosing a verifier's decision threshold from development scores.
 
 Scores are higher for "more likely genuine"; a questioned signature is accepted as genuine
-when its score is at or above the threshold (the convention of SPEC section 9).
+when its score is at or above the threshold (the convention of docs/protocols-and-metrics.md).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def error_rates(threshold: float, genuine: np.ndarray, negatives: np.ndarray) ->
 def threshold_at_eer(genuine: np.ndarray, negatives: np.ndarray) -> float:
     """The threshold where the false-rejection and false-acceptance rates meet.
 
-    Same rule as the EER of the protocols (SPEC section 9): among the ROC thresholds, the
-    one minimising ``|FAR - FRR|``, the first (highest) on ties.
+    Same rule as the EER of the protocols (docs/protocols-and-metrics.md): among the ROC
+    thresholds, the one minimising ``|FAR - FRR|``, the first (highest) on ties.
     """
     from sigver.performance.metrics import eer_threshold
 

@@ -1,5 +1,5 @@
 """Writer-dependent verification for enrolled people: one SVM per person, as in the SigNet
-paper (SPEC section 7 in the repository's docs).
+paper (docs/protocols-and-metrics.md).
 
 A person with at least ``MIN_REFERENCES`` references gets an SVM trained with their
 reference features as positives and a background of other writers' genuine signatures

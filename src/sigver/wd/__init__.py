@@ -1,4 +1,4 @@
-"""Writer-dependent protocol: one SVM per user (SPEC section 7).
+"""Writer-dependent protocol: one SVM per user (docs/protocols-and-metrics.md).
 
 ``run(features, ...)`` runs the protocol over folds (``sigver.wd.protocol``);
 ``training.train_test_all_users`` is one fold with the published signature. Both are

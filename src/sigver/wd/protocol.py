@@ -1,4 +1,4 @@
-"""``sigver.wd.run``: the writer-dependent protocol over folds (SPEC section 7) as a
+"""``sigver.wd.run``: the writer-dependent protocol over folds (docs/protocols-and-metrics.md) as a
 Python function; ``sigver wd`` / ``python -m sigver.wd.test`` call it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Writer-dependent classifiers: one SVM per exploitation user (SPEC section 7).
+"""Writer-dependent classifiers: one SVM per exploitation user (docs/protocols-and-metrics.md).
 
 Three methods consume the same random draws (docs/reproducing.md):
 
@@ -234,7 +234,7 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     -------
     classifiers, results
         ``{user: classifier}`` (each with ``decision_function``) and the fold's
-        ``{'all_metrics': ..., 'predictions': ...}`` (SPEC section 9).
+        ``{'all_metrics': ..., 'predictions': ...}`` (docs/protocols-and-metrics.md).
     """
     check_parameters(svm_type=svm_type, num_gen_train=num_gen_train,
                      num_forg_from_exp=num_forg_from_exp,

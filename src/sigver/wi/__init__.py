@@ -1,4 +1,4 @@
-"""Writer-independent protocol: one dichotomy SVM for everyone (SPEC section 8).
+"""Writer-independent protocol: one dichotomy SVM for everyone (docs/protocols-and-metrics.md).
 
 ``run(features, ...)`` runs the protocol over folds (``sigver.wi.protocol``);
 ``training.train_test_all_users`` is one fold with the published signature. Both are

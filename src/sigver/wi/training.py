@@ -1,4 +1,4 @@
-"""Writer-independent protocol, one fold (SPEC section 8).
+"""Writer-independent protocol, one fold (docs/protocols-and-metrics.md).
 
 Both methods train one SVM on development-user dissimilarity vectors and give the same
 SVM and scores (up to libsvm's tolerance): ``"fast"`` (default) fits it through a working
@@ -32,7 +32,8 @@ METHODS = ("fast", "reference")
 
 def make_dichotomy_training_set(dev_set: FeatureTuple, num_gen_train: int,
                                 rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
-    """Dissimilarity vectors of the development users (steps 2 and 3 of SPEC section 8).
+    """Dissimilarity vectors of the development users (WI steps 2 and 3,
+    docs/protocols-and-metrics.md).
 
     Each user keeps ``n = num_gen_train`` shuffled genuines. Positives: every unordered
     pair within a user. Negatives: the user's first ``n - 1`` signatures against one
@@ -140,7 +141,7 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     Returns
     -------
     classifier, results
-        The fitted ``DichotomyClassifier`` and the fold's results (SPEC section 9).
+        The fitted ``DichotomyClassifier`` and the fold's results (docs/protocols-and-metrics.md).
     """
     check_parameters(svm_type=svm_type, fusion=fusion, method=method)
     rng = np.random.RandomState() if rng is None else rng
