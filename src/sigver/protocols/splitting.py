@@ -87,8 +87,8 @@ class UserTest:
 def draw_tests(split: ExploitationSplit, num_test: int,
                rng: np.random.RandomState) -> list[UserTest]:
     """The WD test step (docs/protocols-and-metrics.md): each user's test genuines,
-    ``num_test`` of its skilled forgeries (without replacement) and ``num_test`` random forgeries, one test genuine of
-    each of ``num_test`` distinct other users.
+    ``num_test`` of its skilled forgeries (without replacement) and ``num_test`` random
+    forgeries, one test genuine of each of ``num_test`` distinct other users.
 
     A user without any skilled forgery gets an empty skilled set (the metrics leave it
     out of the skilled figures); one with some, but fewer than ``num_test``, is an error.

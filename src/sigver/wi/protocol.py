@@ -1,5 +1,6 @@
 """``sigver.wi.run``: the writer-independent protocol over folds
-(docs/protocols-and-metrics.md) as a Python function; ``sigver wi`` / ``python -m sigver.wi.test`` call it."""
+(docs/protocols-and-metrics.md) as a Python function; ``sigver wi`` / ``python -m
+sigver.wi.test`` call it."""
 
 from __future__ import annotations
 
