@@ -74,7 +74,7 @@ class EpochLoop:
         config, group = self.config, self.group
         if group.is_main:
             outdir.mkdir(parents=True, exist_ok=True)
-        state = self._initial_state(task, model, seed)
+        state = self.initial_state(task, model, seed)
         checkpoint = Checkpoint(outdir / CHECKPOINT_FILE, task=task.name,
                                 settings=config.fingerprint(), world_size=group.world_size)
         progress = Progress(history=[])
@@ -125,7 +125,9 @@ class EpochLoop:
         if task_history is not None:
             _write_json(outdir / "history.json", task_history)
 
-    def _initial_state(self, task: Task, model: nn.Module, seed: int) -> TrainingState:
+    def initial_state(self, task: Task, model: nn.Module, seed: int) -> TrainingState:
+        """The optimizer (over the model's and the heads' weights), learning-rate decay,
+        gradient scaler and the generator seeded with ``seed``."""
         config = self.config
         params = [p for m in (model, *task.heads.values()) for p in m.parameters()]
         # The fused kernel does weight decay, momentum and the update in one pass over
@@ -152,7 +154,6 @@ class EpochLoop:
         for head in task.heads.values():
             head.train()
         lr = optimizer.param_groups[0]["lr"]
-        params = [p for group in optimizer.param_groups for p in group["params"]]
         total_loss = total_acc = 0.0
         n_images = n_acc = 0
         started = time.perf_counter()
@@ -163,14 +164,7 @@ class EpochLoop:
                                                 pin=self.device.type == "cuda"):
             inputs = to_network_input(images, self.device)
             y, yforg = y.to(self.device), yforg.to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-                loss, accuracy = forward(inputs, y, yforg)
-            optimizer.zero_grad(set_to_none=True)
-            state.scaler.scale(loss).backward()
-            state.scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_value_(params, CLIP_VALUE)
-            state.scaler.step(optimizer)
-            state.scaler.update()
+            loss, accuracy = self.step(forward, state, inputs, y, yforg)
             n = len(y)
             total_loss += loss.item() * n
             n_images += n
@@ -193,6 +187,26 @@ class EpochLoop:
         return {"task": task.name, "epoch": epoch + 1, "train_loss": total_loss / n_images,
                 "train_accuracy": total_acc / n_acc if n_acc else None, "lr": lr,
                 "seconds": seconds, "images_per_s": n_images / seconds}
+
+    def step(self, forward: Callable[..., Any], state: TrainingState, inputs: torch.Tensor,
+             y: torch.Tensor, yforg: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """One SGD step on a batch (this rank's share of it); the batch loss and accuracy.
+
+        ``forward(inputs, y, yforg)`` returns the task's loss and accuracy (from
+        ``Group.wrap``: under DDP, the backward pass averages the gradients of the ranks,
+        so they are clipped and applied identically everywhere).
+        """
+        optimizer = state.optimizer
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            loss, accuracy = forward(inputs, y, yforg)
+        optimizer.zero_grad(set_to_none=True)
+        state.scaler.scale(loss).backward()
+        state.scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_value_(params, CLIP_VALUE)
+        state.scaler.step(optimizer)
+        state.scaler.update()
+        return loss, accuracy
 
     def _log(self, task: Task, record: dict[str, Any]) -> None:
         metric = record[task.metric_name]
