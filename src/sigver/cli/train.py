@@ -137,16 +137,16 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
     aliases = {"amp": "--no-amp", "progress": "--no-progress"}
     if not contrastive:
         aliases["forg_loss"] = "--loss-type"
+    # Under torchrun every process runs this; rank 0 alone reports.
+    report = print if is_main_process() else (lambda *_: None)
     with as_flags(parser, aliases):
         if args.test:
             result = evaluate(config)
             for key, value in result.metrics.items():
-                if is_main_process():
-                    print(f"{result.checkpoint}: {key} {value:.4f}")
+                report(f"{result.checkpoint}: {key} {value:.4f}")
         else:
             trained = train(config)
-            if is_main_process():
-                print(f"wrote {trained.model_best} and {trained.model_last}")
+            report(f"wrote {trained.model_best} and {trained.model_last}")
     return 0
 
 
