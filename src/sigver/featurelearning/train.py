@@ -15,10 +15,9 @@ global one, and rank 0 alone writes the files above, prints and shows progress b
 
 The pieces: ``config`` (the settings), ``split`` (the data), ``tasks`` (the objectives),
 ``sampling`` (the batch plans), ``loop`` (the epochs), ``checkpoint`` (resume) and
-``distributed`` (torchrun). The
-commands ``python -m sigver.featurelearning.train`` (first task alone) and ``sigver
-train`` (= ``python -m sigver.featurelearning.contrastive_train``) are in
-``sigver.cli.train``.
+``distributed`` (torchrun). The commands ``python -m sigver.featurelearning.train``
+(first task alone) and ``sigver train`` (= ``python -m
+sigver.featurelearning.contrastive_train``) are in ``sigver.cli.train``.
 """
 
 from __future__ import annotations
