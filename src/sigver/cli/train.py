@@ -6,6 +6,10 @@ Both parse the published flags into a ``TrainConfig`` and call
 command keeps its published ``--loss-type L1|L2`` (the Eq. 3 / Eq. 4 choice, ``forg_loss``
 in Python); the multi-task command's ``--loss-type`` names the contrastive loss and
 ``--forg-loss eq3|eq4`` the first task's choice.
+
+Both train data-parallel when started by ``torchrun`` (docs/scaling.md), e.g.
+``torchrun --nproc-per-node 4 -m sigver.featurelearning.contrastive_train ...``;
+``--batch-size`` is then the global batch, shared among the processes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ def build_parser(*, contrastive: bool = True, prog: str | None = None
                    "with --forg), then a contrastive task (triplet or NT-Xent)."
                    if contrastive else
                    "Train SigNet / SigNet-F features by user classification (first task).")
+    description += (" Under torchrun (--nproc-per-node N) it trains data-parallel (DDP); "
+                    "--batch-size is then the global batch.")
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add = parser.add_argument
@@ -82,7 +88,8 @@ def build_parser(*, contrastive: bool = True, prog: str | None = None
     add("--seed", type=int, default=42, help="seeds the split, sampling, crops and weights")
     add("--device", choices=["auto", "cpu", "cuda"], default="auto",
         help="auto: CUDA when available")
-    add("--gpu-idx", type=int, default=0, help="CUDA device index")
+    add("--gpu-idx", type=int, default=0,
+        help="CUDA device index (under torchrun: each process uses GPU LOCAL_RANK)")
     add("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     add("--workers", type=int, default=0, help="data-loading worker processes")
     add("--tensorboard", default=None, metavar="DIR",
@@ -124,12 +131,15 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
     if args.visdomport is not None:
         print("note: --visdomport is ignored; live curves now go to TensorBoard "
               "(--tensorboard DIR)")
+    from sigver.featurelearning.distributed import is_main_process
     from sigver.featurelearning.train import TrainConfig, evaluate, train
 
     config = TrainConfig(**config_kwargs(args, contrastive=contrastive))
     aliases = {"amp": "--no-amp", "progress": "--no-progress"}
     if not contrastive:
         aliases["forg_loss"] = "--loss-type"
+    # Under torchrun every process runs this; rank 0 alone reports.
+    report = print if is_main_process() else (lambda *_: None)
     with as_flags(parser, aliases):
         config.validate()  # the numbers first, then the files
         checks.input_file("--dataset-path", args.dataset_path, "store")
@@ -140,10 +150,10 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
         if args.test:
             result = evaluate(config)
             for key, value in result.metrics.items():
-                print(f"{result.checkpoint}: {key} {value:.4f}")
+                report(f"{result.checkpoint}: {key} {value:.4f}")
         else:
             trained = train(config)
-            print(f"wrote {trained.model_best} and {trained.model_last}")
+            report(f"wrote {trained.model_best} and {trained.model_last}")
     return 0
 
 

@@ -3,7 +3,9 @@
 A checkpoint holds the weights (model and heads), the optimizer, learning-rate scheduler
 and gradient-scaler states, the run's random generator, the history and best metric so
 far, and the settings it was written with; resuming with other settings is refused (the
-run would silently become a different one). It holds only tensors and plain values and
+run would silently become a different one). It also records the number of ranks (the
+world size) that wrote it: resuming with another number continues the run, with a note,
+since its later batches are then shared differently. It holds only tensors and plain values and
 is read with ``torch.load(weights_only=True)``, so loading runs no pickled code.
 """
 
@@ -56,13 +58,16 @@ class Checkpoint:
         The task's name; a checkpoint of another task is refused.
     settings
         JSON-ready settings that must be equal for the run to continue.
+    world_size
+        The number of training processes (ranks) of the run.
     """
 
-    def __init__(self, path: str | os.PathLike, *, task: str, settings: dict[str, Any]
-                 ) -> None:
+    def __init__(self, path: str | os.PathLike, *, task: str, settings: dict[str, Any],
+                 world_size: int = 1) -> None:
         self.path = Path(path)
         self.task = task
         self.settings = settings
+        self.world_size = world_size
 
     def save(self, state: TrainingState, progress: Progress) -> None:
         """Write the checkpoint atomically (an interruption leaves the previous one)."""
@@ -75,13 +80,15 @@ class Checkpoint:
             "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(),
             "scaler": state.scaler.state_dict(), "generator": state.generator.get_state(),
+            "world_size": self.world_size,
         }
         with atomic_output(self.path) as tmp:
             torch.save(content, tmp)
 
-    def restore(self, state: TrainingState, device: torch.device) -> Progress | None:
+    def restore(self, state: TrainingState, device: torch.device, *, announce: bool = True
+                ) -> Progress | None:
         """Load the checkpoint into ``state``; None (and ``state`` untouched) without a
-        file."""
+        file. ``announce``: print the note about a different world size."""
         if not self.path.is_file():
             return None
         try:
@@ -103,5 +110,10 @@ class Checkpoint:
         state.scheduler.load_state_dict(content["scheduler"])
         state.scaler.load_state_dict(content["scaler"])
         state.generator.set_state(content["generator"].cpu())
+        written_by = content.get("world_size", 1)
+        if written_by != self.world_size and announce:
+            print(f"note: {self.path} was written by {written_by} process(es), resuming with "
+                  f"{self.world_size}: the later batches are shared differently than in an "
+                  "uninterrupted run")
         return Progress(epoch=content["epoch"], best=content["best"],
                         history=content["history"])

@@ -8,7 +8,12 @@ all ``resume`` needs to draw the same later epochs.
 - First task: a shuffled pass over the training set (``shuffled_batches``).
 - Contrastive task: batches of ``batch_size / m`` distinct users with
   ``m = 2`` samples each, so that every sample has a positive in its batch; an epoch is
-  2 x the training-set size in samples (``m_per_class_batches``).
+  2 x the training-set size in samples (``m_per_class_batches``). For a data-parallel run
+  of R ranks (``rank_shared_batches``) each batch is the concatenation of R m-per-class
+  batches of ``batch_size / R``, each drawn from one rank's share of the users.
+
+Under ``torchrun`` every rank draws the same global plan and takes its part of each batch
+(``sigver.featurelearning.distributed.Group.shard``).
 """
 
 from __future__ import annotations
@@ -97,6 +102,48 @@ def m_per_class_batches(labels: Sequence[int] | np.ndarray | torch.Tensor, *,
         picked = torch.where(torch.arange(m).unsqueeze(0) < count, picked, repeats)
         batches.append(by_class[starts[chosen].unsqueeze(1) + picked].reshape(-1))
     return batches
+
+
+def rank_shared_batches(labels: Sequence[int] | np.ndarray | torch.Tensor, *,
+                        batch_size: int, ranks: int, generator: torch.Generator, m: int = 2
+                        ) -> list[torch.Tensor]:
+    """m-per-class batches for ``ranks`` processes, each with its own share of the classes.
+
+    Every epoch the classes are dealt out anew, in a random order, into ``ranks`` disjoint
+    shares (sizes differing by at most one). Each batch is the concatenation, rank after
+    rank, of an ``m_per_class_batches`` batch of ``batch_size / ranks`` samples drawn
+    from that rank's share; an epoch has as many batches as a single process's
+    (2 x the training-set size, in batches of ``batch_size``).
+
+    Parameters
+    ----------
+    labels, generator, m
+        As for ``m_per_class_batches``.
+    batch_size
+        The global batch, a multiple of ``m * ranks``.
+    ranks
+        The number of processes the batch is split over.
+    """
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    if ranks < 1:
+        raise ParameterError("ranks", ranks, "must be >= 1")
+    if batch_size < m * ranks or batch_size % (m * ranks):
+        raise ParameterError("batch_size", batch_size,
+                             f"must be a multiple of m x ranks = {m * ranks}")
+    n_batches = 2 * len(labels) // batch_size
+    if n_batches < 1:
+        raise ParameterError("batch_size", batch_size,
+                             f"more than 2 x the {len(labels)} training samples")
+    classes = torch.unique(labels)
+    dealt = classes[torch.randperm(len(classes), generator=generator)]
+    local = batch_size // ranks
+    per_rank = []
+    for rank in range(ranks):
+        members = torch.nonzero(torch.isin(labels, dealt[rank::ranks])).squeeze(1)
+        batches = m_per_class_batches(labels[members], batch_size=local, m=m,
+                                      generator=generator, samples_per_epoch=n_batches * local)
+        per_rank.append([members[batch] for batch in batches])
+    return [torch.cat(parts) for parts in zip(*per_rank, strict=True)]
 
 
 def crop_plan(batches: list[torch.Tensor], *, image_shape: tuple[int, int],

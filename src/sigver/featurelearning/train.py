@@ -9,17 +9,23 @@ validation metric is >= the best so far (both in the published 3-tuple format),
 ``checkpoint.pt`` (for ``resume``) and ``history.json`` (one record per epoch of every
 task run so far). ``evaluate`` only computes the validation metrics of ``checkpoint``.
 
+Started by ``torchrun`` with several processes, ``train`` trains data-parallel with DDP
+(``sigver.featurelearning.distributed``; docs/scaling.md): the batch size stays the
+global one, and rank 0 alone writes the files above, prints and shows progress bars.
+
 The pieces: ``config`` (the settings), ``split`` (the data), ``tasks`` (the objectives),
-``sampling`` (the batch plans), ``loop`` (the epochs) and ``checkpoint`` (resume). The
-commands ``python -m sigver.featurelearning.train`` (first task alone) and ``sigver
-train`` (= ``python -m sigver.featurelearning.contrastive_train``) are in
-``sigver.cli.train``.
+``sampling`` (the batch plans), ``loop`` (the epochs), ``checkpoint`` (resume) and
+``distributed`` (torchrun). The commands ``python -m sigver.featurelearning.train``
+(first task alone) and ``sigver train`` (= ``python -m
+sigver.featurelearning.contrastive_train``) are in ``sigver.cli.train``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +36,7 @@ from sigver.datasets.util import read_store_settings
 from sigver.errors import ParameterError
 from sigver.featurelearning.config import FIRST_TASK_BATCH, SECOND_TASK_BATCH, TrainConfig
 from sigver.featurelearning.data import fast_layout, resolve_device
+from sigver.featurelearning.distributed import Group, Ranks, process_group, rank_device
 from sigver.featurelearning.loop import EpochCallback, EpochLoop, History
 from sigver.featurelearning.models import create_model, load_model_parts
 from sigver.featurelearning.split import TrainingData, load_training_data
@@ -66,13 +73,18 @@ class EvaluationResult:
 def train(config: TrainConfig, on_epoch_end: EpochCallback | None = None) -> TrainResult:
     """Run a training as ``sigver train`` does.
 
+    Under ``torchrun`` (``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` in the environment)
+    every rank calls it with the same settings; each returns the same result, and only
+    rank 0 writes files and prints (its warnings are the only ones shown).
+
     Parameters
     ----------
     config
         The run's settings (``config.validate()`` is called first).
     on_epoch_end
-        Called with each epoch's history record after its files are written (e.g. for a
-        live plot); raising from it stops the run, which ``resume`` can continue.
+        Called (on every rank) with each epoch's history record after its files are
+        written (e.g. for a live plot); raising from it stops the run, which ``resume``
+        can continue.
 
     Returns
     -------
@@ -80,13 +92,27 @@ def train(config: TrainConfig, on_epoch_end: EpochCallback | None = None) -> Tra
         The final task's model files and the history of every task.
     """
     config.validate()
-    device = resolve_device(config.device, config.gpu_idx)
+    ranks = Ranks.from_environment()
+    device = rank_device(config.device, config.gpu_idx, ranks)
+    with contextlib.ExitStack() as stack:
+        if not ranks.is_main:
+            stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore")
+        group = stack.enter_context(process_group(ranks, device))
+        history = _train(config, device, group, on_epoch_end)
+    logdir = Path(config.logdir)
+    return TrainResult(model_best=logdir / "model_best.pth",
+                       model_last=logdir / "model_last.pth", history=history)
+
+
+def _train(config: TrainConfig, device: torch.device, group: Group,
+           on_epoch_end: EpochCallback | None) -> History:
     _seed_everything(config.seed, device)
     logdir = Path(config.logdir)
-    writer = _tensorboard_writer(config.tensorboard)
+    writer = _tensorboard_writer(config.tensorboard, create=group.is_main)
     history: History = []
     try:
-        loop = EpochLoop(config, device, on_epoch_end, writer)
+        loop = EpochLoop(config, device, on_epoch_end, writer, group)
         model_path = config.checkpoint
         settings = None
         if config.task in ("signet", "multi"):
@@ -95,7 +121,8 @@ def train(config: TrainConfig, on_epoch_end: EpochCallback | None = None) -> Tra
             model = _initial_model(config, device, model_path)
             task = _first_task(config, data, device, model.feature_space_size)
             settings = _training_settings(config, data)
-            _record_settings(outdir, settings)
+            if group.is_main:
+                _record_settings(outdir, settings)
             history += loop.run(task, model, outdir=outdir, seed=config.seed,
                                 earlier_history=[])
             model_path = str(outdir / "model_best.pth")
@@ -103,16 +130,16 @@ def train(config: TrainConfig, on_epoch_end: EpochCallback | None = None) -> Tra
             data = _load(config, genuine_only=True)
             torch.manual_seed(config.seed + 1)
             model = _initial_model(config, device, model_path)
-            task = _contrastive_task(config, data, device)
+            task = _contrastive_task(config, data, device, ranks=group.world_size)
             settings = settings or _training_settings(config, data)
-            _record_settings(logdir, settings)
+            if group.is_main:
+                _record_settings(logdir, settings)
             history += loop.run(task, model, outdir=logdir, seed=config.seed + 1,
                                 earlier_history=list(history))
     finally:
         if writer is not None:
             writer.close()
-    return TrainResult(model_best=logdir / "model_best.pth",
-                       model_last=logdir / "model_last.pth", history=history)
+    return history
 
 
 def evaluate(config: TrainConfig) -> EvaluationResult:
@@ -162,11 +189,12 @@ def _first_task(config: TrainConfig, data: TrainingData, device: torch.device,
                               lamb=config.lamb, forg_loss=config.forg_loss)
 
 
-def _contrastive_task(config: TrainConfig, data: TrainingData,
-                      device: torch.device) -> ContrastiveTask:
+def _contrastive_task(config: TrainConfig, data: TrainingData, device: torch.device,
+                      ranks: int = 1) -> ContrastiveTask:
     n_users = len(torch.unique(data.train.y))
-    common = {"batch_size": fit_batch_size(config.batch_size or SECOND_TASK_BATCH, n_users),
-              "input_size": config.input_size, "device": device}
+    batch_size = fit_batch_size(config.batch_size or SECOND_TASK_BATCH, n_users, ranks)
+    common = {"batch_size": batch_size, "input_size": config.input_size, "device": device,
+              "ranks": ranks}
     if config.loss_type == "triplet":
         return triplet_task(data, margin=config.margin, **common)
     return ntxent_task(data, temperature=config.temperature, **common)
@@ -193,12 +221,15 @@ def _record_settings(outdir: Path, settings: PreprocessingSettings) -> None:
     write_model_settings(outdir / "model_best.pth", settings)
 
 
-def _tensorboard_writer(logdir: str | None) -> object | None:
+def _tensorboard_writer(logdir: str | None, create: bool = True) -> object | None:
+    """A ``SummaryWriter`` (checked on every rank, made by rank 0 only)."""
     if logdir is None:
         return None
     if importlib.util.find_spec("tensorboard") is None:
         raise ParameterError("tensorboard", logdir,
                              "needs the tensorboard package: pip install tensorboard")
+    if not create:
+        return None
     from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(logdir)

@@ -18,7 +18,8 @@ import torch
 from pytorch_metric_learning import distances, losses, miners
 from torch import nn
 
-from sigver.featurelearning.sampling import m_per_class_batches
+from sigver.errors import ParameterError
+from sigver.featurelearning.sampling import m_per_class_batches, rank_shared_batches
 from sigver.featurelearning.split import TrainingData
 from sigver.featurelearning.tasks.base import embed, precision_at_1
 
@@ -41,19 +42,27 @@ class ContrastiveTask:
         A pytorch-metric-learning miner, or None for every pair of the batch.
     batch_size, input_size, device
         Training batches (see ``fit_batch_size``), network input, device.
+    ranks
+        Data-parallel processes: with several, each batch is made of one m-per-class
+        batch per rank, from the rank's own share of the users (``rank_shared_batches``).
     """
 
     metric_name = "val_precision_at_1"
 
     def __init__(self, data: TrainingData, *, name: str, loss_fn: nn.Module,
                  miner: nn.Module | None = None, batch_size: int,
-                 input_size: tuple[int, int], device: torch.device) -> None:
+                 input_size: tuple[int, int], device: torch.device, ranks: int = 1) -> None:
         self.data, self.name = data, name
         self.loss_fn, self.miner = loss_fn, miner
         self.batch_size, self.input_size, self.device = batch_size, input_size, device
+        self.ranks = ranks
         self.heads: dict[str, nn.Module] = {}
 
     def plan(self, generator: torch.Generator) -> list[torch.Tensor]:
+        if self.ranks > 1:
+            return rank_shared_batches(self.data.train.y, batch_size=self.batch_size,
+                                       ranks=self.ranks, m=SAMPLES_PER_USER,
+                                       generator=generator)
         return m_per_class_batches(self.data.train.y, batch_size=self.batch_size,
                                    m=SAMPLES_PER_USER, generator=generator)
 
@@ -93,16 +102,24 @@ def ntxent_task(data: TrainingData, *, temperature: float = 0.01, **common: Any
                            loss_fn=losses.NTXentLoss(temperature=temperature), **common)
 
 
-def fit_batch_size(requested: int, n_classes: int) -> int:
+def fit_batch_size(requested: int, n_classes: int, ranks: int = 1) -> int:
     """The contrastive batch size: at most 2 samples of every user, an even number.
 
-    A larger request (few users) is cut down with a warning rather than refused, so the
-    default 256 works on small sets.
+    With ``ranks`` processes, the batch is ``ranks`` equal parts of 2 samples of distinct
+    users of each rank's share (``n_classes // ranks`` users at least). A larger request
+    (few users) is cut down with a warning rather than refused, so the default 256 works
+    on small sets.
     """
-    size = min(requested, SAMPLES_PER_USER * n_classes)
-    size -= size % SAMPLES_PER_USER
+    unit = SAMPLES_PER_USER * ranks
+    size = min(requested, unit * (n_classes // ranks))
+    size -= size % unit
+    if size < unit:
+        raise ParameterError("batch_size", requested, f"the training set's {n_classes} "
+                             f"users cannot be shared among {ranks} processes")
     if size != requested:
+        shared = (f" shared among {ranks} processes (a multiple of {unit})" if ranks > 1
+                  else "")
         warnings.warn(f"batch_size={requested}: contrastive batches hold 2 samples of "
-                      f"distinct users and the training set has {n_classes} users; using "
-                      f"batches of {size}", stacklevel=2)
+                      f"distinct users and the training set has {n_classes} users"
+                      f"{shared}; using batches of {size}", stacklevel=2)
     return size
