@@ -17,7 +17,7 @@ The pieces: ``config`` (the settings), ``split`` (the data), ``tasks`` (the obje
 ``sampling`` (the batch plans), ``loop`` (the epochs), ``checkpoint`` (resume) and
 ``distributed`` (torchrun). The commands ``python -m sigver.featurelearning.train``
 (first task alone) and ``sigver train`` (= ``python -m
-sigver.featurelearning.contrastive_train``) are in ``sigver.cli.train``.
+sigver.featurelearning.contrastive_train``) are in ``cli/train.py``.
 """
 
 from __future__ import annotations
