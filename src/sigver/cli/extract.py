@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from sigver.cli._scheduler import add_scheduler_argument, scheduler_address
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.errors import SigverError
 
@@ -43,6 +44,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--trust-pickles", action="store_true",
                         help="unpickle the store's user_mapping (only for files you trust)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_scheduler_argument(parser)
     return parser
 
 
@@ -56,11 +58,19 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     from sigver.features import save_features
 
     with parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
-        feature_set = extract_store(
-            args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
-            input_size=args.input_size, model_name=args.model,
-            users=tuple(args.users) if args.users else None, trusted=args.trust_pickles,
-            progress=not args.no_progress, bf16=args.bf16)
+        scheduler = scheduler_address(args)
+        options = dict(batch_size=args.batch_size, device=args.device,
+                       input_size=args.input_size, model_name=args.model,
+                       users=tuple(args.users) if args.users else None,
+                       trusted=args.trust_pickles, progress=not args.no_progress,
+                       bf16=args.bf16)
+        if scheduler is None:
+            feature_set = extract_store(args.model_path, args.data_path, **options)
+        else:
+            from sigver.cluster.extract import extract_store as extract_on_cluster
+
+            feature_set = extract_on_cluster(args.model_path, args.data_path,
+                                             scheduler=scheduler, **options)
     save_features(args.out, feature_set)
     print(f"wrote {args.out}: {feature_set.features.shape[0]} x "
           f"{feature_set.features.shape[1]} features")
