@@ -11,7 +11,7 @@ STAMP := $(VENV)/.sigver-installed
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,serve]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,onnx,serve,dask]'
 	@touch $(STAMP)
 
 install: $(STAMP)

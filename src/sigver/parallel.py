@@ -3,30 +3,40 @@
 Results come back in input order and do not depend on the number of workers, so any
 randomness must come from the items themselves (e.g. a per-item seed), never from
 worker state.
+
+Inside ``sigver.cluster.use_scheduler`` the items go to the workers of a Dask cluster
+instead of local processes (the same results, in the same order).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
+
+from sigver.cluster import active_client, cluster_threads, map_ordered
+from sigver.errors import ParameterError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def resolve_workers(workers: int | None) -> int:
-    """``None`` or ``0`` means every available core; negative counts are rejected."""
+    """``None`` or ``0`` means every available core (inside ``use_scheduler``: every
+    worker thread of the cluster); negative counts are rejected."""
     if workers is None or workers == 0:
+        client = active_client()
+        if client is not None:
+            return cluster_threads(client)
         try:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # pragma: no cover - not Linux
             return max(1, os.cpu_count() or 1)
     if workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {workers}")
+        raise ParameterError("workers", workers, "must be >= 0 (0 = every core)")
     return workers
 
 
@@ -42,26 +52,34 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T] | Iterable[T], *,
     items
         The inputs; a sequence gives the progress bar its total.
     workers
-        Number of processes; 1 runs in this process, ``None``/0 uses every core.
+        Number of processes; 1 runs in this process, ``None``/0 uses every core. Inside
+        ``sigver.cluster.use_scheduler`` the cluster's workers run it whatever this is.
     desc
         Label of the progress bar.
     progress
         Show the progress bar (on stderr).
+    batch_size
+        Items per task sent to a worker (``"auto"``: chosen by joblib / ``map_ordered``).
     """
-    n_workers = resolve_workers(workers)
     total = len(items) if isinstance(items, Sequence) else None
-    bar = tqdm(total=total, desc=desc, unit="it", disable=not progress, dynamic_ncols=True)
     results: list[R] = []
-    try:
-        if n_workers == 1:
-            for item in items:
-                results.append(fn(item))
-                bar.update()
-        else:
-            runner = Parallel(n_jobs=n_workers, return_as="generator", batch_size=batch_size)
-            for result in runner(delayed(fn)(item) for item in items):
-                results.append(result)
-                bar.update()
-    finally:
-        bar.close()
+    with tqdm(total=total, desc=desc, unit="it", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for result in parallel_imap(fn, items, workers=workers, batch_size=batch_size):
+            results.append(result)
+            bar.update()
     return results
+
+
+def parallel_imap(fn: Callable[[T], R], items: Sequence[T] | Iterable[T], *,
+                  workers: int | None = 1, batch_size: int | str = "auto") -> Iterator[R]:
+    """``parallel_map`` as a generator: each result as soon as it and those before it are
+    done (so a caller can store them without holding a list of all of them)."""
+    n_workers = resolve_workers(workers)
+    client = active_client()
+    if client is not None:
+        return map_ordered(client, fn, items, batch_size=batch_size)
+    if n_workers == 1:
+        return (fn(item) for item in items)
+    runner = Parallel(n_jobs=n_workers, return_as="generator", batch_size=batch_size)
+    return runner(delayed(fn)(item) for item in items)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sigver.cli import checks
+from sigver.cli._scheduler import add_scheduler_argument, scheduler_address
 from sigver.cli.flags import as_flags
 from sigver.features import FeatureSet, feature_set_from
 from sigver.protocols.result import FoldResult, ProtocolResult, format_fold
@@ -76,6 +77,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     extra.add_argument("--plots", metavar="DIR",
                        help="write ROC, DET and score-histogram PNGs into DIR")
     extra.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_scheduler_argument(extra)
 
 
 def check_feature_source(args: argparse.Namespace) -> None:
@@ -95,15 +97,24 @@ def check_svm_flags(args: argparse.Namespace) -> None:
         checks.number("--svm-gamma", args.svm_gamma, low=0, low_open=True)
 
 
-def load_feature_set(args: argparse.Namespace) -> FeatureSet:
+def load_feature_set(args: argparse.Namespace, scheduler: Any = None) -> FeatureSet:
     """The features the flags name (``--features-path``, or extracted with
-    ``--model-path`` from ``--data-path``)."""
+    ``--model-path`` from ``--data-path``; on the workers of the Dask client or address
+    ``scheduler`` when given)."""
     device = "auto"
     if args.features_path is None and args.model_path is not None:
         import torch  # only when extracting
 
         device = f"cuda:{args.gpu_idx}" if torch.cuda.is_available() else "cpu"
     input_size = tuple(args.input_size) if args.input_size else None
+    if (scheduler is not None and args.features_path is None
+            and args.model_path is not None and args.data_path is not None):
+        from sigver.cluster.extract import extract_store
+
+        return extract_store(args.model_path, args.data_path, scheduler=scheduler,
+                             input_size=input_size, device=device,
+                             batch_size=args.batch_size, trusted=args.trust_pickles,
+                             progress=not args.quiet)
     return feature_set_from(features_path=args.features_path, model_path=args.model_path,
                             data_path=args.data_path, input_size=input_size,
                             device=device, batch_size=args.batch_size,
@@ -130,8 +141,11 @@ def run_protocol_command(parser: argparse.ArgumentParser, args: argparse.Namespa
     ask for.
 
     ``check`` validates the protocol's parameters before any feature is loaded or
-    extracted; library errors are reworded with the flags.
+    extracted; library errors are reworded with the flags. With ``--scheduler`` the
+    extraction and the protocol's parallel work run on that Dask cluster.
     """
+    from sigver.cluster import use_scheduler
+
     with as_flags(parser, ALIASES):
         check_run(folds=args.folds, seed=args.seed)
         check_svm_flags(args)
@@ -145,14 +159,15 @@ def run_protocol_command(parser: argparse.ArgumentParser, args: argparse.Namespa
         checks.output_file("--markdown" if args.markdown else "--save-path", markdown)
         checks.output_folder("--plots", args.plots)
         check_feature_source(args)
-        features = load_feature_set(args)
-        exp_y, dev_y = split_users((features.y,), exp_users=tuple(args.exp_users),
-                                   dev_users=tuple(args.dev_users), y_idx=0)
-        print(f"{name}: {len(np.unique(exp_y[0]))} exploitation users, "
-              f"{len(np.unique(dev_y[0]))} development users, "
-              f"{features.features.shape[1]}-d features")
-        result = run(features, **kwargs,
-                     on_fold=lambda index, fold: _print_fold(index, fold, args.folds))
+        with use_scheduler(scheduler_address(args)) as client:
+            features = load_feature_set(args, scheduler=client)
+            exp_y, dev_y = split_users((features.y,), exp_users=tuple(args.exp_users),
+                                       dev_users=tuple(args.dev_users), y_idx=0)
+            print(f"{name}: {len(np.unique(exp_y[0]))} exploitation users, "
+                  f"{len(np.unique(dev_y[0]))} development users, "
+                  f"{features.features.shape[1]}-d features")
+            result = run(features, **kwargs,
+                         on_fold=lambda index, fold: _print_fold(index, fold, args.folds))
         write_outputs(args, result)
     return result
 

@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from sigver.cli import checks
+from sigver.cli._scheduler import add_scheduler_argument, scheduler_address
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.deploy.engines import ENGINES
 from sigver.errors import SigverError
@@ -50,6 +51,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--trust-pickles", action="store_true",
                         help="unpickle the store's user_mapping (only for files you trust)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_scheduler_argument(parser)
     return parser
 
 
@@ -70,11 +72,20 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     with checks.paths_as_flags({"--model-path": args.model_path,
                                 "--data-path": args.data_path}), \
             parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
-        feature_set = extract_store(
-            args.model_path, args.data_path, batch_size=args.batch_size, device=args.device,
-            input_size=args.input_size, model_name=args.model,
-            users=tuple(args.users) if args.users else None, trusted=args.trust_pickles,
-            progress=not args.no_progress, bf16=args.bf16, engine=args.engine)
+        scheduler = scheduler_address(args)
+        options = dict(batch_size=args.batch_size, device=args.device,
+                       input_size=args.input_size, model_name=args.model,
+                       users=tuple(args.users) if args.users else None,
+                       trusted=args.trust_pickles, progress=not args.no_progress,
+                       bf16=args.bf16)
+        if scheduler is None:
+            feature_set = extract_store(args.model_path, args.data_path, engine=args.engine,
+                                        **options)
+        else:
+            from sigver.cluster.extract import extract_store as extract_on_cluster
+
+            feature_set = extract_on_cluster(args.model_path, args.data_path,
+                                             scheduler=scheduler, **options)
     save_features(args.out, feature_set)
     print(f"wrote {args.out}: {feature_set.features.shape[0]} x "
           f"{feature_set.features.shape[1]} features")

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sigver.cli import checks
+from sigver.cli._scheduler import add_scheduler_argument, scheduler_address
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.datasets import available_datasets
 from sigver.datasets.folder import FORGERY_PATTERNS, IMAGE_PATTERNS
@@ -44,6 +45,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                              "(default: 150 220, or the image size where smaller)")
     parser.add_argument("--workers", type=int, default=0,
                         help="worker processes (0: every core)")
+    add_scheduler_argument(parser)
     parser.add_argument("--skip-bad", action="store_true",
                         help="leave bad files out (listed in the store and the summary) "
                         "instead of stopping")
@@ -103,7 +105,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
                                   canvas_size=args.canvas_size, input_size=args.input_size,
                                   workers=args.workers, skip_bad=args.skip_bad,
                                   crop_oversize=args.crop_oversize,
-                                  progress=not args.no_progress, **options)
+                                  progress=not args.no_progress,
+                                  scheduler=scheduler_address(args), **options)
     print(summary.report())
     sys.stdout.flush()
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sigver.cli import checks
+from sigver.cli._scheduler import add_scheduler_argument, scheduler_address
 from sigver.cli.common import HelpFormatter, one_line_warnings, parameters_as_flags
 from sigver.datasets.util import is_npz_path
 from sigver.errors import SigverError
@@ -48,6 +49,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                              ".npz, else images)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes (0 = all cores)")
+    add_scheduler_argument(parser)
     parser.add_argument("--forger-skill", type=float, default=DEFAULT_SKILL,
                         help="how close skilled forgeries are, 0..1")
     parser.add_argument("--preview", type=Path, metavar="FILE.png",
@@ -85,6 +87,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
                   progress=progress)
     try:
         with parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
+            common["scheduler"] = scheduler_address(args)
             data = None
             if args.out is not None:
                 fmt = args.format or ("npz" if is_npz_path(args.out) else "images")

@@ -141,8 +141,10 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, float]:
     """The boolean mask of the ink pixels ``find_ink`` lists, and the Otsu threshold."""
-    threshold, midpoint = _ink_levels(img)
-    ink = _blurred_not_above(img, threshold) if _may_hold_ink(img, threshold) else None
+    counts = _histogram(img)
+    threshold, midpoint = _ink_levels(counts)
+    may_hold = _may_hold_ink(img, threshold, counts)
+    ink = _blurred_not_above(img, threshold) if may_hold else None
     if ink is None or not ink.any():
         ink = _blurred_not_above(img, midpoint)
     if not ink.any():
@@ -164,15 +166,17 @@ def _ink_extent(ink: np.ndarray, axis: int) -> tuple[int, int, int]:
     return first, last, int(mean - first)
 
 
-def _may_hold_ink(img: np.ndarray, threshold: float) -> bool:
+def _may_hold_ink(img: np.ndarray, threshold: float, counts: np.ndarray) -> bool:
     """False when the published ink test surely finds nothing (cheap test, bilevel only).
 
     On a two-level image the dark level is Otsu's threshold, and a pixel's blurred value
     stays at or below it only if every pixel under the filter's square support is dark
-    (the two levels differ by at least ``MIN_INK_CONTRAST``).
+    (the two levels differ by at least ``MIN_INK_CONTRAST``). ``counts`` is the image's
+    histogram: whether a third gray level exists is read off it, with no pass over the
+    image.
     """
-    low, high = int(img.min()), int(img.max())
-    if np.count_nonzero((img != low) & (img != high)):
+    levels = np.flatnonzero(counts)
+    if counts[levels[0]] + counts[levels[-1]] < img.size:
         return True
     size = 2 * int(TRUNCATE * INK_SIGMA + 0.5) + 1
     return bool((ndi.maximum_filter(img, size=size, mode="nearest") <= threshold).any())
@@ -292,12 +296,12 @@ def otsu_threshold(img: np.ndarray) -> float:
         When the image is uniform, or the mean gray levels of Otsu's two classes differ
         by less than ``MIN_INK_CONTRAST``.
     """
-    return _ink_levels(_as_gray_uint8(img))[0]
+    return _ink_levels(_histogram(_as_gray_uint8(img)))[0]
 
 
-def _ink_levels(img: np.ndarray) -> tuple[float, float]:
-    """Otsu's threshold and the midpoint between the mean levels of its two classes."""
-    counts = _histogram(img)
+def _ink_levels(counts: np.ndarray) -> tuple[float, float]:
+    """Otsu's threshold and the midpoint between the mean levels of its two classes, from
+    the histogram ``counts`` of a uint8 image."""
     levels = np.nonzero(counts)[0]
     if levels.size < 2:
         raise BlankImageError("the image has no ink (blank page: a single gray level "

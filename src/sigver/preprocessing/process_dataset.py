@@ -27,13 +27,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from sigver.cluster import use_scheduler
 from sigver.datasets import available_datasets
 from sigver.datasets.base import DatasetReader
 from sigver.datasets.folder import FolderDataset, fit_canvas
 from sigver.datasets.util import save_dataset
 from sigver.errors import ParameterError, SigverError
 from sigver.imageio import read_signature_image
-from sigver.parallel import parallel_map, resolve_workers
+from sigver.parallel import parallel_imap
 from sigver.preprocessing.normalize import CanvasTooSmallWarning, preprocess_signature
 from sigver.settings import DEFAULT_INPUT_SIZE, PreprocessingSettings
 from sigver.validation import check_output_store
@@ -93,7 +94,8 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
                     users: Sequence[int] | None = None, canvas_size: Sequence[int] | None = None,
                     input_size: Sequence[int] | None = None, workers: int | None = None,
                     skip_bad: bool = False, crop_oversize: bool = False,
-                    progress: bool = True, **reader_options: Any) -> ProcessSummary:
+                    progress: bool = True, scheduler: Any = None,
+                    **reader_options: Any) -> ProcessSummary:
     """Process a dataset folder into a store at ``save_path``.
 
     Parameters
@@ -123,6 +125,11 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
         middle, warn) instead of treating them as bad input.
     progress
         Show a progress bar.
+    scheduler
+        A Dask scheduler address (or ``dask.distributed.Client``): its workers read and
+        normalise the files (at the same paths: a shared filesystem) instead of local
+        processes; ``workers`` is then ignored. ``None``: local processes. The store is
+        the same byte for byte.
     reader_options
         Options of the reader (e.g. ``extension`` for brazilian, ``files`` / ``forgery`` /
         ``simple`` / ``forgery_suffix`` for folder).
@@ -159,27 +166,24 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     settings = PreprocessingSettings(canvas_size=canvas, img_size=image_size,
                                      input_size=input_size, crop_oversize=crop_oversize)
 
+    # Paths go out and normalised images come back: each worker reads and decodes its
+    # own files (with a scheduler, from the same path: a shared filesystem).
     tasks = [(str(file), canvas, image_size, skip_bad, crop_oversize) for file, _, _ in items]
     x = np.empty((len(items), 1, *image_size), dtype=np.uint8)
     ok = np.zeros(len(items), dtype=bool)
-    n_workers = resolve_workers(workers)
-    chunk = max(64, 32 * n_workers)
-    with tqdm(total=len(items), desc="preprocess", unit="img", disable=not progress,
-              dynamic_ncols=True) as bar:
-        for start in range(0, len(tasks), chunk):
-            results = parallel_map(_process_one, tasks[start:start + chunk], workers=n_workers,
-                                   progress=False)
-            for offset, (image, message) in enumerate(results):
-                position = start + offset
-                name = reader.relative(items[position][0])
-                if image is None:
-                    skipped.append((name, message))
-                else:
-                    if message:
-                        notes.append(f"{name}: {message}")
-                    x[position, 0] = image
-                    ok[position] = True
-            bar.update(len(results))
+    with use_scheduler(scheduler), tqdm(total=len(items), desc="preprocess", unit="img",
+                                        disable=not progress, dynamic_ncols=True) as bar:
+        results = parallel_imap(_process_one, tasks, workers=workers)
+        for position, (image, message) in enumerate(results):
+            name = reader.relative(items[position][0])
+            if image is None:
+                skipped.append((name, message))
+            else:
+                if message:
+                    notes.append(f"{name}: {message}")
+                x[position, 0] = image
+                ok[position] = True
+            bar.update()
 
     kept = [item for item, good in zip(items, ok, strict=True) if good]
     if not kept:

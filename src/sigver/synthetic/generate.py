@@ -14,6 +14,7 @@ imitates several writers, each from one genuine exemplar, as in real collections
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -22,12 +23,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from tqdm.auto import tqdm
 
 from sigver import __version__
+from sigver.cluster import use_scheduler
 from sigver.datasets.util import save_dataset
 from sigver.errors import ParameterError
 from sigver.io import atomic_output
-from sigver.parallel import parallel_map
+from sigver.parallel import parallel_imap, parallel_map
 from sigver.preprocessing.normalize import preprocess_signature
 from sigver.preprocessing.process_dataset import default_input_size
 from sigver.settings import PreprocessingSettings
@@ -121,7 +124,7 @@ class Item:
     skilled: bool
     index: int
     skill: float
-    target: str | None = None          # write a PNG file here (images format)
+    png: bool = False                  # encode as a PNG file (images format)
     canvas: tuple[int, int] | None = None  # preprocess to the store format on this canvas
     img_size: tuple[int, int] = (170, 242)
 
@@ -131,12 +134,15 @@ class Item:
         return draw_genuine(self.seed, self.writer, self.index)
 
 
-def _make(item: Item) -> np.ndarray | tuple[int, int]:
-    """Worker: draw one image; write it (returns its shape) or preprocess it."""
+def _make(item: Item) -> np.ndarray | tuple[bytes, tuple[int, int]]:
+    """Worker: draw one image; encode it (the PNG file's bytes and the image's shape: the
+    caller writes the file, so workers need no access to the output folder) or
+    preprocess it."""
     image = item.draw()
-    if item.target is not None:
-        Image.fromarray(image).save(item.target, format="PNG")
-        return image.shape
+    if item.png:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue(), image.shape
     if item.canvas is not None:
         return preprocess_signature(image, item.canvas, item.img_size, input_size=None)
     return image
@@ -174,9 +180,13 @@ def _check_counts(writers: int, genuine: int, skilled: int, seed: int, skill: fl
 
 def synthesize(writers: int, genuine: int, skilled: int, seed: int = 0, workers: int = 1,
                skill: float = DEFAULT_SKILL, canvas: tuple[int, int] = CANVAS,
-               img_size: tuple[int, int] = (170, 242), progress: bool = True
-               ) -> dict[str, Any]:
+               img_size: tuple[int, int] = (170, 242), progress: bool = True,
+               scheduler: Any = None) -> dict[str, Any]:
     """Draw and preprocess a synthetic dataset in memory.
+
+    ``scheduler``: a Dask scheduler address (or ``dask.distributed.Client``) whose
+    workers draw the images instead of local processes (``workers`` is then ignored;
+    the arrays are the same); ``None``: local processes.
 
     Returns
     -------
@@ -188,7 +198,8 @@ def synthesize(writers: int, genuine: int, skilled: int, seed: int = 0, workers:
     """
     items = _items(writers, genuine, skilled, seed, skill, canvas=tuple(canvas),
                    img_size=tuple(img_size))
-    images = parallel_map(_make, items, workers=workers, desc="synth", progress=progress)
+    with use_scheduler(scheduler):
+        images = parallel_map(_make, items, workers=workers, desc="synth", progress=progress)
     digits = max(3, len(str(writers)))
     return {
         "x": np.stack(images)[:, None],
@@ -204,7 +215,7 @@ def synthesize(writers: int, genuine: int, skilled: int, seed: int = 0, workers:
 def generate_store(path: str | os.PathLike, writers: int, genuine: int, skilled: int,
                    seed: int = 0, workers: int = 1, skill: float = DEFAULT_SKILL,
                    canvas: tuple[int, int] = CANVAS, img_size: tuple[int, int] = (170, 242),
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, scheduler: Any = None) -> dict[str, Any]:
     """Write a synthetic processed dataset store (SPEC section 1) and return its arrays.
 
     The scans go through the real preprocessing (:func:`preprocess_signature` on
@@ -217,7 +228,7 @@ def generate_store(path: str | os.PathLike, writers: int, genuine: int, skilled:
     settings = PreprocessingSettings(canvas_size=canvas, img_size=img_size,
                                      input_size=default_input_size(img_size))
     data = synthesize(writers, genuine, skilled, seed, workers, skill, canvas, img_size,
-                      progress)
+                      progress, scheduler)
     save_dataset(path, data["x"], data["y"], data["yforg"], data["user_mapping"],
                  data["filenames"], settings=settings, forger=data["forger"])
     return data
@@ -225,12 +236,14 @@ def generate_store(path: str | os.PathLike, writers: int, genuine: int, skilled:
 
 def generate_images(out_dir: str | os.PathLike, writers: int, genuine: int, skilled: int,
                     seed: int = 0, workers: int = 1, skill: float = DEFAULT_SKILL,
-                    progress: bool = True) -> dict[str, Any]:
+                    progress: bool = True, scheduler: Any = None) -> dict[str, Any]:
     """Write synthetic scans in the ``gpds`` folder layout (SPEC section 3), atomically.
 
     ``out_dir/NNN/c-NNN-II.png`` are genuine signatures, ``out_dir/NNN/cf-NNN-II.png``
     skilled forgeries (NNN the writer, from 001; II the sample, from 01), plus
     ``synth.json`` with the parameters, counts and the canvas to preprocess them with.
+    Workers (local processes, or those of the Dask ``scheduler``) draw and encode the
+    images; this process writes the files.
     An existing ``out_dir`` is replaced only if it is empty or an earlier output of this
     function.
 
@@ -250,17 +263,23 @@ def generate_images(out_dir: str | os.PathLike, writers: int, genuine: int, skil
     with atomic_output(out_dir, directory=True) as tmp:
         for w in range(writers):
             (tmp / f"{w + 1:0{digits}d}").mkdir()
-        items = [Item(it.seed, it.writer, it.skilled, it.index, it.skill,
-                      target=str(tmp / gpds_name(it.writer, it.skilled, it.index, digits)))
+        items = [Item(it.seed, it.writer, it.skilled, it.index, it.skill, png=True)
                  for it in _items(writers, genuine, skilled, seed, skill)]
-        shapes = np.array(parallel_map(_make, items, workers=workers, desc="synth",
-                                       progress=progress))
+        largest = [0, 0]
+        with use_scheduler(scheduler), tqdm(total=len(items), desc="synth", unit="it",
+                                            disable=not progress, dynamic_ncols=True) as bar:
+            for item, (png, shape) in zip(items, parallel_imap(_make, items, workers=workers),
+                                          strict=True):
+                name = gpds_name(item.writer, item.skilled, item.index, digits)
+                (tmp / name).write_bytes(png)
+                largest = [max(largest[0], shape[0]), max(largest[1], shape[1])]
+                bar.update()
         info = {
             "generator": f"sigver {__version__} (sigver.synthetic)",
             "seed": seed, "writers": writers, "genuine": genuine, "skilled": skilled,
             "forger_skill": skill, "layout": "gpds", "files": len(items),
             "canvas_size": list(CANVAS),
-            "largest_image": [int(shapes[:, 0].max()), int(shapes[:, 1].max())],
+            "largest_image": [int(largest[0]), int(largest[1])],
             "command": process_command(out_dir),
         }
         (tmp / "synth.json").write_text(json.dumps(info, indent=2) + "\n")
