@@ -174,7 +174,9 @@ def test_wd_sends_its_per_user_fits_to_the_workers(client):
     features = make_features(16, 14, 6, dim=16, seed=5)
     kwargs = dict(exp_users=(0, 6), dev_users=(6, 16), gamma=0.05, num_gen_train=8,
                   num_gen_test=5, folds=1)
-    for method in ("fast", "exact"):
+    # the exact method spreads its users over the workers; the fast one fits users one
+    # after the other on shared kernel rows (docs/protocols-and-metrics.md)
+    for method in ("exact",):
         local = run(features, method=method, jobs=1, **kwargs)
         with distributed.get_task_stream(client) as stream, use_scheduler(client):
             remote = run(features, method=method, jobs=0, **kwargs)

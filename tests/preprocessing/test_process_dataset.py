@@ -230,7 +230,7 @@ def test_help_shows_its_own_prog_and_one_default_per_flag():
         assert result.stdout.startswith(f"usage: {prog} ")
         flags = [line for line in result.stdout.splitlines()
                  if line.strip().startswith("--")]
-        assert len(flags) == 17
+        assert len(flags) == 18  # with --writer-depth and --scheduler
         assert all(line.count("default") <= 1 for line in flags), flags
         assert "--image-size H W" in result.stdout and "(default: 170 242)" in result.stdout
     assert all(action.help for action in build_parser()._actions)

@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = parser.parse_args(argv)
     if not str(args.out).lower().endswith(".npz"):
         raise SigverError(f"--out {args.out}: feature files are .npz files")
+    with parameters_as_flags(parser, ALIASES):  # a missing Dask is the first thing to say
+        scheduler = scheduler_address(args)
     checks.input_file("--model-path", args.model_path, "model")
     checks.input_file("--data-path", args.data_path, "store")
     checks.output_file("--out", args.out)
@@ -72,7 +74,6 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     with checks.paths_as_flags({"--model-path": args.model_path,
                                 "--data-path": args.data_path}), \
             parameters_as_flags(parser, ALIASES), one_line_warnings(parser, ALIASES):
-        scheduler = scheduler_address(args)
         options = dict(batch_size=args.batch_size, device=args.device,
                        input_size=args.input_size, model_name=args.model,
                        users=tuple(args.users) if args.users else None,
