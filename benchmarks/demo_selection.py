@@ -3,9 +3,9 @@
 ``sigver demo`` reports the WD / WI results of the exploitation writers of a store drawn
 with ``--seed`` (42 by default; docs/demo.md averages seeds 42, 43 and 44). The training
 settings of ``FULL`` are chosen here instead, on a store drawn with another seed
-(``--seed``, 1000 by default: other writers, other forgers), with the demo's sizes and
-exactly the demo's stages (``sigver.demo.settings``: the same ``TrainConfig`` objects, the
-same protocol keyword arguments). For each candidate (SigNet-F epochs x forgery-loss weight
+(``--seed``, by default ``SELECTION_SEED`` = 1000: other writers, other forgers), with
+the demo's sizes and exactly the demo's stages (``sigver.demo.settings``: the same
+``TrainConfig`` objects, the same protocol keyword arguments). For each candidate (SigNet-F epochs x forgery-loss weight
 x triplet epochs) it trains, extracts the features of that store and runs WD (the
 selection criterion: EER with user thresholds, mean over the folds) and WI; the untrained
 baseline is the first row. Shorter candidates are snapshots of longer runs
@@ -31,6 +31,7 @@ import torch
 from sigver.demo.settings import (
     FULL,
     QUICK,
+    SELECTION_SEED,
     DemoSettings,
     protocol_kwargs,
     synth_kwargs,
@@ -87,8 +88,9 @@ def evaluate(model_path: Path, store: Path, settings: DemoSettings) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=1000,
-                        help="seed of the selection store and of training (default 1000)")
+    parser.add_argument("--seed", type=int, default=SELECTION_SEED,
+                        help=f"seed of the selection store and of training (default "
+                             f"{SELECTION_SEED})")
     parser.add_argument("--out", type=Path, default=None,
                         help="working folder (default: a temporary one, deleted)")
     parser.add_argument("--quick", action="store_true",

@@ -19,6 +19,7 @@ commands are spelled from the same objects (``sigver.demo.commands``).
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import shutil
 import time
@@ -37,6 +38,7 @@ from sigver.demo.report import Report
 from sigver.demo.settings import (
     FULL,
     KINDS,
+    SELECTION_SEED,
     DemoPaths,
     DemoSettings,
     protocol_kwargs,
@@ -261,6 +263,11 @@ def _build_report(paths: DemoPaths, s: DemoSettings, synth: dict[str, Any], summ
         f"mining, margin 0.1) from the first task's best weights; SGD with Nesterov "
         f"momentum, learning rate {s.lr}, no decay in so short a run. The model file is "
         f"`model/model_best.pth` (published 3-tuple format).")
+    if dataclasses.replace(s, seed=FULL.seed) == FULL and s.seed != SELECTION_SEED:
+        report.paragraph(
+            f"These training settings were chosen on a synthetic store drawn with seed "
+            f"{SELECTION_SEED} (other writers), never on the writers evaluated here: "
+            "`benchmarks/demo_selection.py`, measured in the demo's documentation.")
     curves = paths.figures / "training_curves.png"
     plot_training_curves(history, curves)
     report.figure(curves, "Training curves: loss per epoch (top) and accuracy (bottom) on "
@@ -292,7 +299,8 @@ def _build_report(paths: DemoPaths, s: DemoSettings, synth: dict[str, Any], summ
                           "with the EER threshold.")
 
     report.heading("4. Reproduce any stage by hand")
-    report.paragraph("The demo called the toolkit's own functions; these commands do the "
-                     "same stage by stage:")
+    report.paragraph("The demo called the toolkit's own functions; these commands, spelled "
+                     "from the same settings objects, make the same calls stage by stage "
+                     "for the trained model:")
     report.code(format_commands(commands))
     return report

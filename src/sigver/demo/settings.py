@@ -16,6 +16,9 @@ from sigver.errors import ParameterError
 from sigver.featurelearning.config import TrainConfig
 
 PROTOCOLS = ("wd", "wi")
+# Seed of the store the training settings of FULL were chosen on
+# (benchmarks/demo_selection.py): never the seed of a reported run.
+SELECTION_SEED = 1000
 # Model kinds whose features are extracted and evaluated.
 KINDS = ("trained", "untrained")
 
