@@ -5,13 +5,15 @@ with ``--seed`` (42 by default; docs/demo.md averages seeds 42, 43 and 44). The 
 settings of ``FULL`` are chosen here instead, on a store drawn with another seed
 (``--seed``, by default ``SELECTION_SEED`` = 1000: other writers, other forgers), with
 the demo's sizes and exactly the demo's stages (``sigver.demo.settings``: the same
-``TrainConfig`` objects, the same protocol keyword arguments). For each candidate (SigNet-F epochs x forgery-loss weight
-x triplet epochs) it trains, extracts the features of that store and runs WD (the
-selection criterion: EER with user thresholds, mean over the folds) and WI; the untrained
-baseline is the first row. Shorter candidates are snapshots of longer runs
-(``train_with_snapshots``): the same computation, a third of the training time.
+``TrainConfig`` objects, the same protocol keyword arguments). For each candidate
+(SigNet-F epochs x forgery-loss weight x triplet epochs) it trains, extracts the
+features of that store and runs WD (the selection criterion: EER with user thresholds,
+mean over the folds) and WI; the untrained baseline is the first row. Shorter
+candidates are snapshots of longer runs (``train_with_snapshots``): the same
+computation, a third of the training time.
 
-    .venv/bin/python benchmarks/demo_selection.py [--seed 1000] [--out DIR] [--quick]
+    .venv/bin/python benchmarks/demo_selection.py [--seed 1000] [--lambs 0.2 0.5]
+        [--out DIR] [--quick]
 
 ``--quick`` runs the grid at the sizes of ``sigver demo --quick`` (a check of the
 script; its table means nothing).
@@ -93,6 +95,8 @@ def main() -> None:
                              f"{SELECTION_SEED})")
     parser.add_argument("--out", type=Path, default=None,
                         help="working folder (default: a temporary one, deleted)")
+    parser.add_argument("--lambs", type=float, nargs="+", default=list(LAMBS),
+                        help=f"forgery-loss weights of the grid (default {LAMBS})")
     parser.add_argument("--quick", action="store_true",
                         help="the grid at the sizes of 'sigver demo --quick'")
     args = parser.parse_args()
@@ -118,7 +122,7 @@ def main() -> None:
     rows = [("untrained", evaluate(untrained, store, base), 0.0)]
     print(f"untrained: {rows[0][1]}", flush=True)
 
-    for lamb in LAMBS:
+    for lamb in args.lambs:
         # First task: one run of max(FIRST_EPOCHS) epochs, as the demo configures it.
         candidate = dataclasses.replace(base, lamb=lamb, first_epochs=max(FIRST_EPOCHS))
         first, _ = train_configs(candidate, store, work / f"lamb_{lamb}", device="cpu",
