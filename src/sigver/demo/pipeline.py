@@ -267,7 +267,7 @@ def _build_report(paths: DemoPaths, s: DemoSettings, synth: dict[str, Any], summ
         report.paragraph(
             f"These training settings were chosen on a synthetic store drawn with seed "
             f"{SELECTION_SEED} (other writers), never on the writers evaluated here: "
-            "`benchmarks/demo_selection.py`, measured in the demo's documentation.")
+            "`benchmarks/demo_selection.py`, whose table is in `docs/demo.md`.")
     curves = paths.figures / "training_curves.png"
     plot_training_curves(history, curves)
     report.figure(curves, "Training curves: loss per epoch (top) and accuracy (bottom) on "
