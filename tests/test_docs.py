@@ -69,7 +69,7 @@ RUNNABLE = code_blocks(README, SHELL | PYTHON) + [
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     """A folder holding ``demo-out/`` from one ``sigver demo --quick`` run."""
-    from sigver.demo.pipeline import main as demo_main
+    from sigver.cli.demo import main as demo_main
 
     folder = tmp_path_factory.mktemp("docs")
     with contextlib.redirect_stdout(io.StringIO()):

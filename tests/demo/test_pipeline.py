@@ -4,6 +4,7 @@ the demo's tables and claims."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 import subprocess
@@ -12,18 +13,15 @@ import sys
 import numpy as np
 import pytest
 
+from sigver.cli.demo import main
 from sigver.datasets.util import load_dataset
-from sigver.demo.pipeline import (
-    QUICK,
-    format_table,
-    main,
-    metrics_table,
-    protocol_arguments,
-    target_check,
-)
-from sigver.errors import SigverError
+from sigver.demo.commands import format_commands, reproduce_commands
+from sigver.demo.pipeline import format_table, metrics_table, target_check
+from sigver.demo.settings import FULL, QUICK
+from sigver.errors import ParameterError, SigverError
 from sigver.features import load_features
 from sigver.io import file_sha256
+from sigver.synthetic.generate import CANVAS
 
 STAGES = ["synthesize", "preprocess", "train", "extract", "WD", "WI", "report"]
 
@@ -101,29 +99,63 @@ def test_quick_demo_report_shows_every_element(quick_demo):
     assert not re.search(r'src="(?!data:)', page)
 
 
-def test_quick_demo_commands_in_report_name_real_flags(quick_demo):
-    md = (quick_demo[0] / "report.md").read_text(encoding="utf-8")
+def test_quick_demo_report_commands_are_spelled_from_its_settings(quick_demo):
+    # What each line does is checked in test_commands.py; here: the report shows those
+    # lines for the settings and device this run used.
+    out = quick_demo[0]
+    md = (out / "report.md").read_text(encoding="utf-8")
     block = md[md.index("## 4. Reproduce"):]
-    assert "sigver wd --features-path" in block and "sigver wi --features-path" in block
-    assert " ".join(protocol_arguments(QUICK, "wd")) in block
+    expected = format_commands(reproduce_commands(QUICK, out, canvas_size=CANVAS,
+                                                  device="cpu"))
+    assert f"```\n{expected}\n```" in block
+    assert "--exact" in block and "--forger-skill 0.1" in block
 
 
-def test_demo_help_is_the_same_command_both_ways():
-    outputs = [subprocess.run([sys.executable, *prefix, "--help"], capture_output=True,
-                              text=True, check=True).stdout
-               for prefix in (["-m", "sigver", "demo"], ["-m", "sigver.demo"])]
-    assert outputs[0] == outputs[1]
-    assert "--quick" in outputs[0] and "--out DIR" in outputs[0]
+def test_demo_help_both_ways_shows_its_own_prog_and_one_default_per_flag():
+    outputs = {prog: subprocess.run([sys.executable, *prefix, "--help"],
+                                    capture_output=True, text=True, check=True).stdout
+               for prog, prefix in (("sigver demo", ["-m", "sigver", "demo"]),
+                                    ("python -m sigver.demo", ["-m", "sigver.demo"]))}
+    for prog, text in outputs.items():
+        assert text.startswith(f"usage: {prog} ")
+        assert "--quick" in text and "--out DIR" in text
+        options = text[text.index("options:"):]
+        assert "None" not in options
+        flags = re.split(r"\n  (?=-)", options)[1:]
+        assert all(entry.count("default") <= 1 for entry in flags), flags
+        # help text for every flag
+        assert all(len(entry.split()) > 2 for entry in flags), flags
+    assert f"(default {FULL.first_epochs}; with --quick {QUICK.first_epochs})" in " ".join(
+        outputs["sigver demo"].split())
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--first-epochs", "0"], "--first-epochs 0"),
+    (["--first-epochs", "0"], "--first-epochs 0: must be >= 1"),
+    (["--triplet-epochs", "-1"], "--triplet-epochs -1: must be >= 1"),
     (["--workers", "-1"], "--workers -1"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, argv, message):
     with pytest.raises(SigverError, match=message):
         main(["--quick", "--out", str(tmp_path / "out"), *argv])
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("first_epochs", 0, "must be >= 1"),
+    ("folds", 0, "must be >= 1"),
+    ("exp_writers", 3, "random forgeries need more than gen_for_test=3"),
+    ("dev_writers", 1, "feature learning needs at least 2 writers"),
+    ("model", "vgg", "choose one of"),
+    ("lamb", 1.5, r"must be in \[0, 1\]"),
+    ("genuine", 6, "fewer than gen_for_train \\+ gen_for_test = 7"),
+])
+def test_settings_errors_name_the_field(field, value, problem):
+    settings = dataclasses.replace(QUICK, **{field: value})
+    with pytest.raises(ParameterError, match=rf"^{field}={value!r}: {problem}") as error:
+        settings.validate()
+    assert error.value.param == field
+    FULL.validate()
+    QUICK.validate()
 
 
 def _folds(eer_user, far_random, n=2):

@@ -1,7 +1,6 @@
 """``python -m sigver.demo``: the same command as ``sigver demo``."""
 
-from sigver.cli import run_main
-from sigver.demo.pipeline import main
-
 if __name__ == "__main__":
-    raise SystemExit(run_main(main))
+    from ..cli import demo, run_main  # relative: the library never imports the CLI
+
+    raise SystemExit(run_main(lambda argv: demo.main(argv, prog="python -m sigver.demo")))
