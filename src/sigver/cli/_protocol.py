@@ -1,6 +1,6 @@
-"""What ``sigver wd`` and ``sigver wi`` share: the published flags (SPEC section 7), the
-feature source (also ``sigver wi fit``'s), the flag -> keyword mapping, the console
-output and the result files."""
+"""What ``sigver wd`` and ``sigver wi`` share: the published flags
+(docs/protocols-and-metrics.md), the feature source (also ``sigver wi fit``'s), the
+flag -> keyword mapping, the console output and the result files."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def add_feature_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of SPEC section 7 shared by both protocols, plus sigver's additions."""
+    """The published protocol flags shared by both protocols, plus sigver's additions
+    (docs/protocols-and-metrics.md)."""
     add_feature_source_arguments(parser)
     parser.add_argument("--save-path", help="write the per-fold results here (pickle) "
                         "and as JSON beside it (same name, .json)")

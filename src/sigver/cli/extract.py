@@ -28,7 +28,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     "the store's preprocessing settings).",
         formatter_class=HelpFormatter)
     parser.add_argument("--model-path", required=True,
-                        help="model file (SPEC section 4) or its ONNX export "
+                        help="model file (docs/models-and-training.md) or its ONNX export "
                              "('sigver export')")
     parser.add_argument("--data-path", required=True, help="dataset store (.npz or folder)")
     parser.add_argument("--out", required=True, help="feature file to write (.npz)")

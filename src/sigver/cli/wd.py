@@ -1,5 +1,5 @@
 """``sigver wd`` / ``python -m sigver.wd.test``: the writer-dependent protocol over folds
-with the published flags and defaults (SPEC section 7), over ``sigver.wd.run``."""
+with the published flags and defaults (docs/protocols-and-metrics.md), over ``sigver.wd.run``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``sigver wi [test | fit] ...``: the writer-independent command family.
 
 Without an action (or with ``test``) it is ``python -m sigver.wi.test``: the protocol
-over folds with the published flags and defaults (SPEC section 8), over
+over folds with the published flags and defaults (docs/protocols-and-metrics.md), over
 ``sigver.wi.run``. ``fit`` trains the deployable classifier of ``sigver verify``
 (``sigver.verification.fit``).
 """

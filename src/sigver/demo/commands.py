@@ -4,7 +4,7 @@
 arguments as ``run_demo`` (``sigver.demo.settings``) and turns each into the command that
 makes the same call: ``sigver train`` for a ``TrainConfig``, ``sigver wd`` / ``sigver wi``
 for the keyword arguments of ``sigver.wd.run`` / ``sigver.wi.run``, and so on. The flag
-names are those of the commands' parsers (``sigver.cli``); the tests parse every line
+names are those of the commands' parsers (the ``cli`` package); the tests parse every line
 with those parsers and compare the result with the demo's objects.
 """
 

@@ -1,5 +1,5 @@
 """The whole pipeline end to end on built-in synthetic data (``sigver demo``, whose flags
-are in ``sigver.cli.demo``):
+are in ``cli/demo.py``):
 
 1. draw a synthetic dataset as scans in the ``gpds`` layout (exploitation writers for the
    evaluation, development writers for feature learning; genuine signatures and skilled

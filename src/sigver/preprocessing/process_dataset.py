@@ -1,11 +1,12 @@
-"""Turn a dataset folder into a dataset store (SPEC sections 1-3).
+"""Turn a dataset folder into a dataset store (docs/datasets.md, docs/preprocessing.md,
+docs/data-formats.md).
 
     from sigver.preprocessing.process_dataset import process_dataset
     process_dataset("gpds", "GPDS960", "gpds_170_242.npz")
 
 (the command line: ``sigver preprocess`` / ``python -m sigver.preprocessing.
-process_dataset``, in ``sigver.cli.preprocess``). Every image of the chosen users is read,
-normalised (SPEC section 2) in worker processes and written, with the source file of each
+process_dataset``, parsed in ``cli/preprocess.py``). Every image of the chosen users is read,
+normalised (docs/preprocessing.md) in worker processes and written, with the source file of each
 image, to one store. The store records the preprocessing settings (the canvas actually
 used, the stored size, the network input size and the rule for signatures larger than
 the canvas), so later stages take them from it. Bad input (unreadable, truncated or

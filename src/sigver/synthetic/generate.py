@@ -216,7 +216,7 @@ def generate_store(path: str | os.PathLike, writers: int, genuine: int, skilled:
                    seed: int = 0, workers: int = 1, skill: float = DEFAULT_SKILL,
                    canvas: tuple[int, int] = CANVAS, img_size: tuple[int, int] = (170, 242),
                    progress: bool = True, scheduler: Any = None) -> dict[str, Any]:
-    """Write a synthetic processed dataset store (SPEC section 1) and return its arrays.
+    """Write a synthetic processed dataset store (docs/data-formats.md) and return its arrays.
 
     The scans go through the real preprocessing (:func:`preprocess_signature` on
     ``canvas``, stored at ``img_size``). ``path`` ending in ``.npz`` is one file, any other
@@ -237,7 +237,7 @@ def generate_store(path: str | os.PathLike, writers: int, genuine: int, skilled:
 def generate_images(out_dir: str | os.PathLike, writers: int, genuine: int, skilled: int,
                     seed: int = 0, workers: int = 1, skill: float = DEFAULT_SKILL,
                     progress: bool = True, scheduler: Any = None) -> dict[str, Any]:
-    """Write synthetic scans in the ``gpds`` folder layout (SPEC section 3), atomically.
+    """Write synthetic scans in the ``gpds`` folder layout (docs/datasets.md), atomically.
 
     ``out_dir/NNN/c-NNN-II.png`` are genuine signatures, ``out_dir/NNN/cf-NNN-II.png``
     skilled forgeries (NNN the writer, from 001; II the sample, from 01), plus
