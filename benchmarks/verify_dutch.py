@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,46 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+@dataclass
+class DutchSplit:
+    """The writers of SigComp2011 Dutch split in two, and their stores in ``work``."""
+
+    files: dict
+    writers: list
+    exp_writers: list
+    dev_writers: list
+    canvas: tuple[int, int]
+    everyone: Path
+    store: Path
+
+
+def prepare_dutch(data: Path, work: Path, references: int, n_exp: int,
+                  workers: int) -> DutchSplit:
+    """Split the writers (the first ``n_exp`` with ``references`` + 4 genuines are the
+    people to verify) and write, once, the store of everyone and of the development
+    writers (shared by the benchmarks that use ``work``)."""
+    reader = FolderDataset(data)
+    writers = reader.get_user_list()
+    files = {w: reader.user_files(w) for w in writers}
+    canvas = fit_canvas(reader.largest_image_size(), IMAGE_SIZE)
+    # The people to verify need references plus held-out genuines: in SigComp2011 Dutch
+    # only a few writers have 24 genuine signatures, the others 12.
+    eligible = [w for w in writers if len(files[w].genuine) >= references + 4]
+    exp_writers = eligible[:n_exp]
+    dev_writers = [w for w in writers if w not in exp_writers]
+    everyone, store = work / "all.npz", work / "dev.npz"
+    if not everyone.exists():
+        process_dataset(FolderDataset(data, canvas_size=canvas), None, everyone,
+                        workers=workers, progress=False)
+    if not store.exists():
+        x, y, yforg, mapping, filenames = load_dataset(everyone)
+        dev_index = [i for i, w in mapping.items() if w in dev_writers]
+        dev_x, dev_y, dev_yforg, dev_files = get_subset((x, y, yforg, filenames), dev_index)
+        save_dataset(store, dev_x, dev_y, dev_yforg, mapping, dev_files,
+                     settings=read_store_settings(everyone))
+    return DutchSplit(files, writers, exp_writers, dev_writers, canvas, everyone, store)
+
+
 def stage(name: str, start: float) -> float:
     """Print a finished stage with its duration; return the time it ended."""
     now = time.perf_counter()
@@ -72,29 +113,14 @@ def main() -> None:
     args = parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    reader = FolderDataset(args.data)
-    writers = reader.get_user_list()
-    files = {w: reader.user_files(w) for w in writers}
-    canvas = fit_canvas(reader.largest_image_size(), IMAGE_SIZE)
-    # The people to verify need references plus held-out genuines: in SigComp2011 Dutch
-    # only a few writers have 24 genuine signatures, the others 12.
-    eligible = [w for w in writers if len(files[w].genuine) >= args.references + 4]
-    exp_writers = eligible[:args.exp_writers]
-    dev_writers = [w for w in writers if w not in exp_writers]
+    split = prepare_dutch(args.data, args.work, args.references, args.exp_writers,
+                          args.workers)
+    files, writers, exp_writers, dev_writers = (split.files, split.writers,
+                                                split.exp_writers, split.dev_writers)
+    canvas, store = split.canvas, split.store
     print(f"{args.data}: {len(writers)} writers, canvas {canvas[0]} x {canvas[1]}; "
           f"exploitation writers {', '.join(map(str, exp_writers))}; the "
           f"{len(dev_writers)} others are development writers")
-
-    everyone, store = args.work / "all.npz", args.work / "dev.npz"
-    if not everyone.exists():
-        process_dataset(FolderDataset(args.data, canvas_size=canvas), None, everyone,
-                        workers=args.workers, progress=False)
-    if not store.exists():
-        x, y, yforg, mapping, filenames = load_dataset(everyone)
-        dev_index = [i for i, w in mapping.items() if w in dev_writers]
-        dev_x, dev_y, dev_yforg, dev_files = get_subset((x, y, yforg, filenames), dev_index)
-        save_dataset(store, dev_x, dev_y, dev_yforg, mapping, dev_files,
-                     settings=read_store_settings(everyone))
     t = stage(f"preprocessed the development writers into {store}", t0)
 
     model = Path(args.model_path) if args.model_path else args.work / "model" / "model_best.pth"

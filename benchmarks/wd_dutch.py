@@ -22,17 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sigver.datasets.folder import FolderDataset, fit_canvas
-from sigver.datasets.util import get_subset, load_dataset, save_dataset
 from sigver.featurelearning.extract import extract_store
 from sigver.featurelearning.train import TrainConfig, train
 from sigver.io import file_sha256
-from sigver.preprocessing.process_dataset import process_dataset
 from sigver.verification.api import FeatureModel, prepare_images
 from sigver.verification.background import build_background
 from sigver.verification.fit import fit_verifier
 from sigver.verification.wd import WD_THRESHOLD, fit_person_svm
-from verify_dutch import DATA, IMAGE_SIZE
+from verify_dutch import DATA, IMAGE_SIZE, prepare_dutch
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,22 +52,11 @@ def main() -> None:
     args = parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    reader = FolderDataset(args.data)
-    writers = reader.get_user_list()
-    files = {w: reader.user_files(w) for w in writers}
-    canvas = fit_canvas(reader.largest_image_size(), IMAGE_SIZE)
-    eligible = [w for w in writers if len(files[w].genuine) >= args.references + 4]
-    exp_writers = eligible[:args.exp_writers]
-    dev_writers = [w for w in writers if w not in exp_writers]
-    everyone, store = args.work / "all.npz", args.work / "dev.npz"
-    if not everyone.exists():
-        process_dataset(FolderDataset(args.data, canvas_size=canvas), None, everyone,
-                        workers=args.workers, progress=False)
-    if not store.exists():
-        x, y, yforg, mapping, filenames = load_dataset(everyone)
-        dev_index = [i for i, w in mapping.items() if w in dev_writers]
-        dev_x, dev_y, dev_yforg, dev_files = get_subset((x, y, yforg, filenames), dev_index)
-        save_dataset(store, dev_x, dev_y, dev_yforg, mapping, dev_files)
+    split = prepare_dutch(args.data, args.work, args.references, args.exp_writers,
+                          args.workers)
+    files, writers, exp_writers, dev_writers = (split.files, split.writers,
+                                                split.exp_writers, split.dev_writers)
+    canvas, store = split.canvas, split.store
     model = Path(args.model_path) if args.model_path else args.work / "model" / "model_best.pth"
     if not model.exists():
         train(TrainConfig(dataset_path=str(store), logdir=str(model.parent), task="signet",
