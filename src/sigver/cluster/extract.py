@@ -19,17 +19,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sigver.cluster import active_client, cluster_threads, use_scheduler
-from sigver.datasets.util import is_npz_path, load_dataset, read_store_settings, select_users
+from sigver.datasets.util import is_npz_path, load_dataset, select_users
 from sigver.errors import ParameterError, SigverError
 from sigver.features import FeatureSet
 from sigver.io import file_sha256
 from sigver.parallel import parallel_imap
-from sigver.settings import (
-    DEFAULT_INPUT_SIZE,
-    PreprocessingSettings,
-    read_model_settings,
-    resolve_settings,
-)
+from sigver.settings import read_model_settings
 
 # Chunks per worker thread (load balance) and the most batches in one chunk.
 CHUNKS_PER_THREAD = 4
@@ -50,8 +45,8 @@ def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *
 
     ``model_path`` and ``data_path`` must name the same files on every worker.
     """
-    from sigver.featurelearning.extract import check_model_fits
     from sigver.featurelearning.extract import extract_store as local_extract
+    from sigver.featurelearning.extract import extraction_settings
 
     if scheduler is None:
         return local_extract(model_path, data_path, batch_size=batch_size, device=device,
@@ -61,18 +56,8 @@ def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *
         raise ParameterError("batch_size", batch_size, "must be >= 1")
     if not Path(model_path).is_file():
         raise SigverError(f"{model_path}: model file not found")
-    stored = read_store_settings(data_path)
-    model_settings = read_model_settings(model_path)
-    if stored is not None and model_settings is not None:
-        check_model_fits(stored, model_settings, data_path, model_path)
-    settings: PreprocessingSettings | None = None
-    if stored is not None:
-        settings = resolve_settings(stored, source=f"the dataset store {data_path}",
-                                    input_size=input_size)
-        crop = settings.input_size
-    else:
-        fallback = model_settings.input_size if model_settings else DEFAULT_INPUT_SIZE
-        crop = tuple(input_size) if input_size is not None else fallback
+    settings, crop = extraction_settings(data_path, model_path,
+                                         read_model_settings(model_path), input_size)
     x, y, yforg, _, filenames = load_dataset(data_path, trusted=trusted)
     rows = np.arange(len(y))
     if users is not None:

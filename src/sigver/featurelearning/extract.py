@@ -138,20 +138,10 @@ def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *
     """
     from sigver.deploy.engines import open_engine
 
-    stored = read_store_settings(data_path)
     model = open_engine(model_path, engine, device=device, model_name=model_name, bf16=bf16)
-    model_settings = model.settings
-    if stored is not None and model_settings is not None:
-        check_model_fits(stored, model_settings, data_path, model_path,
-                         recorded_in=None if model.kind == "torch" else "its metadata")
-    if stored is not None:
-        settings: PreprocessingSettings | None = resolve_settings(
-            stored, source=f"the dataset store {data_path}", input_size=input_size)
-        crop = settings.input_size
-    else:
-        settings = None
-        fallback = model_settings.input_size if model_settings else DEFAULT_INPUT_SIZE
-        crop = tuple(input_size) if input_size is not None else fallback
+    settings, crop = extraction_settings(
+        data_path, model_path, model.settings, input_size,
+        recorded_in=None if model.kind == "torch" else "its metadata")
     x, y, yforg, _, filenames = load_dataset(data_path, trusted=trusted)
     if users is not None:
         x, y, yforg, filenames = select_users((x, y, yforg, filenames), *users)
@@ -160,6 +150,25 @@ def extract_store(model_path: str | os.PathLike, data_path: str | os.PathLike, *
     return FeatureSet(features=features, y=np.asarray(y), yforg=np.asarray(yforg),
                       filenames=np.asarray(filenames, dtype=str),
                       model_sha256=model.source_sha256, settings=settings)
+
+
+def extraction_settings(data_path: str | os.PathLike, model_path: str | os.PathLike,
+                        model_settings: PreprocessingSettings | None,
+                        input_size: Sequence[int] | None, *, recorded_in: str | None = None
+                        ) -> tuple[PreprocessingSettings | None, tuple[int, int]]:
+    """The settings an extraction records and the centre crop it feeds the network
+    (the rules of ``extract_store``, shared with the Dask version in ``sigver.cluster``).
+    """
+    stored = read_store_settings(data_path)
+    if stored is not None and model_settings is not None:
+        check_model_fits(stored, model_settings, data_path, model_path,
+                         recorded_in=recorded_in)
+    if stored is None:
+        fallback = model_settings.input_size if model_settings else DEFAULT_INPUT_SIZE
+        return None, tuple(input_size) if input_size is not None else fallback
+    settings = resolve_settings(stored, source=f"the dataset store {data_path}",
+                                input_size=input_size)
+    return settings, settings.input_size
 
 
 def check_model_fits(stored: PreprocessingSettings, model: PreprocessingSettings,
