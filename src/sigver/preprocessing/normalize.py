@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 import warnings
 from collections.abc import Iterator
 
@@ -34,6 +33,7 @@ from skimage import filters
 from sigver.errors import SigverError
 
 Size = tuple[int, int]
+Slices = tuple[slice, slice]
 
 # Sigma of the blur that decides which pixels are ink, and scipy's default filter extent
 # (truncate = 4 standard deviations), as used by skimage.filters.gaussian.
@@ -141,25 +141,47 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, float]:
     """The boolean mask of the ink pixels ``find_ink`` lists, and the Otsu threshold."""
+    threshold, levels = _ink_tests(img)
+    for level in levels:
+        ink = _blurred_not_above(img, level)
+        if ink.any():
+            return ink, threshold
+    raise BlankImageError("the image has no ink (blank page)")
+
+
+def _ink_profile(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The number of ink pixels (those ``find_ink`` lists) in each row and in each
+    column, and the Otsu threshold; no image-sized mask is built."""
+    threshold, levels = _ink_tests(img)
+    for level in levels:
+        rows = np.zeros(img.shape[0], dtype=np.int64)
+        cols = np.zeros(img.shape[1], dtype=np.int64)
+        for block, ink in _ink_blocks(img, level):  # disjoint blocks
+            counts = ink.view(np.uint8)
+            rows[block[0]] += counts.sum(axis=1, dtype=np.int64)
+            cols[block[1]] += counts.sum(axis=0, dtype=np.int64)
+        if rows.any():
+            return rows, cols, threshold
+    raise BlankImageError("the image has no ink (blank page)")
+
+
+def _ink_tests(img: np.ndarray) -> tuple[float, tuple[float, ...]]:
+    """Otsu's threshold, and the levels the ink test tries in turn (``find_ink``): the
+    threshold unless it surely finds nothing, then the midpoint."""
     counts = _histogram(img)
     threshold, midpoint = _ink_levels(counts)
-    may_hold = _may_hold_ink(img, threshold, counts)
-    ink = _blurred_not_above(img, threshold) if may_hold else None
-    if ink is None or not ink.any():
-        ink = _blurred_not_above(img, midpoint)
-    if not ink.any():
-        raise BlankImageError("the image has no ink (blank page)")
-    return ink, threshold
+    if _may_hold_ink(img, threshold, counts):
+        return threshold, (threshold, midpoint)
+    return threshold, (midpoint,)
 
 
-def _ink_extent(ink: np.ndarray, axis: int) -> tuple[int, int, int]:
-    """First and last index holding ink along ``axis`` (0: rows), and the published
-    centre of mass relative to the first, ``int(mean(index) - min(index))``.
+def _ink_extent(counts: np.ndarray) -> tuple[int, int, int]:
+    """First and last index holding ink, and the published centre of mass relative to the
+    first, ``int(mean(index) - min(index))``, from the ink pixels per line ``counts``.
 
     From per-line counts instead of listing every ink pixel: the sum of the indices is an
     exact integer either way, so the mean is the same float.
     """
-    counts = ink.view(np.uint8).sum(axis=1 - axis, dtype=np.int64)
     lines = np.flatnonzero(counts)
     first, last = int(lines[0]), int(lines[-1])
     mean = float(np.dot(lines, counts[lines])) / float(counts.sum())
@@ -184,7 +206,16 @@ def _may_hold_ink(img: np.ndarray, threshold: float, counts: np.ndarray) -> bool
 
 def _blurred_not_above(img: np.ndarray, level: float) -> np.ndarray:
     """Boolean mask of the pixels where the blurred image (sigma 2, 'nearest' borders)
-    is <= level.
+    is <= level (``_ink_blocks``)."""
+    ink = np.zeros(img.shape, dtype=bool)
+    for block, part in _ink_blocks(img, level):
+        ink[block] = part
+    return ink
+
+
+def _ink_blocks(img: np.ndarray, level: float) -> Iterator[tuple[Slices, np.ndarray]]:
+    """The pixels where the blurred image (sigma 2, 'nearest' borders) is <= level, as
+    (block, boolean mask of the block) for disjoint blocks; no pixel outside them is.
 
     A pixel farther than the filter radius from every pixel <= int(level) + 1 averages
     values >= int(level) + 2, so its blurred value stays above ``level`` whatever the
@@ -198,12 +229,10 @@ def _blurred_not_above(img: np.ndarray, level: float) -> np.ndarray:
     dark = img <= int(level) + 1
     radius = int(TRUNCATE * INK_SIGMA + 0.5)
     weights = _gaussian_weights(INK_SIGMA)
-    ink = np.zeros(img.shape, dtype=bool)
     for block, window, inner in _near_blocks(dark, (radius, radius)):
         blurred = _filter2d(img[window], (weights, weights), "nearest",
                             rows=_inner_rows(window, inner))
-        ink[block] = ~(blurred[inner] > level)
-    return ink
+        yield block, ~(blurred[inner] > level)
 
 
 def _inner_rows(window: Slices, inner: Slices) -> np.ndarray:
@@ -212,8 +241,6 @@ def _inner_rows(window: Slices, inner: Slices) -> np.ndarray:
     rows[inner[0]] = True
     return rows
 
-
-Slices = tuple[slice, slice]
 
 
 def _near_blocks(near: np.ndarray, radius: tuple[int, int]
@@ -360,9 +387,9 @@ def _centered_window(img: np.ndarray, canvas_size: Size
                      ) -> tuple[np.ndarray, float, tuple[int, int]]:
     """The boxed original pixels, the threshold, and the box's top-left corner on the
     canvas (docs/preprocessing.md)."""
-    ink, threshold = _ink_mask(img)
-    r_min, r_max, r_center = _ink_extent(ink, 0)
-    c_min, c_max, c_center = _ink_extent(ink, 1)
+    rows, cols, threshold = _ink_profile(img)
+    r_min, r_max, r_center = _ink_extent(rows)
+    c_min, c_max, c_center = _ink_extent(cols)
     # Upper bounds exclusive, as published: the last ink row / column is dropped.
     cropped = img[r_min:r_max, c_min:c_max]
     max_rows, max_cols = canvas_size
@@ -442,20 +469,14 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     padded = np.zeros((span[0][1] - span[0][0], span[1][1] - span[1][0]), dtype=np.uint8)
     top, left = r0 - span[0][0], c0 - span[1][0]
     padded[top:top + window.shape[0], left:left + window.shape[1]] = window
-    read = np.zeros(padded.shape[0], dtype=bool)
-    read[_rows_read_by_zoom(shape[0], target[0], span[0]) - span[0][0]] = True
-    filtered = _canvas_buffer(shape)
-    view = filtered[_slices(span)]
-    try:
-        # Away from non-zero pixels the filtered canvas is exactly 0; near them the filter
-        # runs on windows whose constant (0) border stands for the zeros around them.
-        for block, part, inner in _near_blocks(padded != 0, radius):
-            view[block] = _filter2d(padded[part], weights, "grid-constant",
-                                    rows=read[part[0]] & _inner_rows(part, inner))[inner]
-        out = ndi.zoom(filtered, zoom, order=1, mode="grid-constant", cval=0.0,
-                       grid_mode=True)
-    finally:
-        view[...] = 0.0
+    # The output size ndi.zoom derives from the zoom factors.
+    out_shape = tuple(round(n * z) for n, z in zip(shape, zoom, strict=True))
+    taps = (_linear_taps(shape[0], out_shape[0]), _linear_taps(shape[1], out_shape[1]))
+    if taps[0] is None or taps[1] is None:
+        out = _zoom_whole_canvas(padded, (span[0][0], span[1][0]), shape, weights, radius,
+                                 zoom)
+    else:
+        out = _zoom_read_pixels(padded, (span[0][0], span[1][0]), taps, weights, radius)
     _clip_like_skimage(out, window, shape)
     resized = out.astype(np.uint8)
     height, width = size
@@ -466,30 +487,76 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     return resized[start:start + height, :]
 
 
-def _rows_read_by_zoom(n_in: int, n_out: int, span: tuple[int, int]) -> np.ndarray:
-    """Rows in ``span`` that an order-1, grid-mode ``ndi.zoom`` from ``n_in`` to ``n_out``
-    rows reads.
+Taps = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    Output row o samples input coordinate (o + 0.5) * n_in / n_out - 0.5 and reads the two
-    rows around it; a tiny tolerance keeps the set a superset whatever the rounding.
+
+def _linear_taps(n_in: int, n_out: int) -> Taps | None:
+    """Where and how an order-1, grid-mode ``ndi.zoom`` from ``n_in`` to ``n_out`` samples
+    reads one axis: for each output index the first of the two input indices and their
+    weights, computed with scipy's own float operations (docs/preprocessing.md).
+
+    ``None`` when some output reads past either end (an enlarging axis), where scipy's
+    border rules apply instead.
     """
     coords = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-    low = np.floor(coords - 1e-6).astype(np.int64)
-    high = np.floor(coords + 1e-6).astype(np.int64) + 1
-    rows = np.unique(np.concatenate([low, low + 1, high - 1, high]))
-    return rows[(rows >= span[0]) & (rows < span[1])]
+    first = np.floor(coords)
+    if first[0] < 0 or first[-1] + 1 > n_in - 1:
+        return None
+    near = 1.0 - (coords - first)
+    return first.astype(np.intp), near, 1.0 - near
 
 
-_buffers = threading.local()
+def _zoom_read_pixels(padded: np.ndarray, origin: tuple[int, int], taps: tuple[Taps, Taps],
+                      weights: tuple[np.ndarray | None, np.ndarray | None],
+                      radius: tuple[int, int]) -> np.ndarray:
+    """The anti-aliased canvas resampled by ``ndi.zoom`` (order 1, grid mode), computing
+    the filtered canvas only at the pixels the resampling reads.
+
+    ``padded`` is the canvas's non-zero part with the filter margin around it, at
+    ``origin``; the rest of the canvas filters to exactly 0. Each output value is summed
+    as scipy's zoom sums it (the four neighbours in row-major order, each value times its
+    row weight, then its column weight), so it is the same float.
+    """
+    (rows, r_near, r_far), (cols, c_near, c_far) = taps
+    # Canvas rows and columns read, and each output's place among them.
+    read_rows, row_at = np.unique(np.concatenate([rows, rows + 1]), return_inverse=True)
+    read_cols, col_at = np.unique(np.concatenate([cols, cols + 1]), return_inverse=True)
+    local_rows = read_rows - origin[0]
+    local_cols = read_cols - origin[1]
+    row_read = np.zeros(padded.shape[0], dtype=bool)
+    row_read[local_rows[(local_rows >= 0) & (local_rows < padded.shape[0])]] = True
+    values = np.zeros((read_rows.size, read_cols.size))
+    for block, part, inner in _near_blocks(padded != 0, radius):
+        r_lo, r_hi = np.searchsorted(local_rows, (block[0].start, block[0].stop))
+        c_lo, c_hi = np.searchsorted(local_cols, (block[1].start, block[1].stop))
+        if r_lo == r_hi or c_lo == c_hi:
+            continue
+        filtered = _filter2d(padded[part], weights, "grid-constant",
+                             rows=row_read[part[0]] & _inner_rows(part, inner))
+        values[r_lo:r_hi, c_lo:c_hi] = filtered[
+            local_rows[r_lo:r_hi, None] - part[0].start,
+            local_cols[None, c_lo:c_hi] - part[1].start]
+    n_rows, n_cols = rows.size, cols.size
+    top, bottom = row_at[:n_rows, None], row_at[n_rows:, None]
+    left, right = col_at[:n_cols], col_at[n_cols:]
+    r_near, r_far = r_near[:, None], r_far[:, None]
+    out = values[top, left] * r_near * c_near
+    out += values[top, right] * r_near * c_far
+    out += values[bottom, left] * r_far * c_near
+    out += values[bottom, right] * r_far * c_far
+    return out
 
 
-def _canvas_buffer(shape: tuple[int, int]) -> np.ndarray:
-    """A zero float64 array of ``shape``, reused by this thread (callers re-zero it)."""
-    cached = getattr(_buffers, "canvas", None)
-    if cached is None or cached.shape != tuple(shape):
-        cached = np.zeros(shape, dtype=np.float64)
-        _buffers.canvas = cached
-    return cached
+def _zoom_whole_canvas(padded: np.ndarray, origin: tuple[int, int], shape: tuple[int, int],
+                       weights: tuple[np.ndarray | None, np.ndarray | None],
+                       radius: tuple[int, int], zoom: list[float]) -> np.ndarray:
+    """The anti-aliased canvas resampled by ``ndi.zoom`` itself (an enlarging axis)."""
+    canvas = np.zeros(shape)
+    view = canvas[origin[0]:origin[0] + padded.shape[0],
+                  origin[1]:origin[1] + padded.shape[1]]
+    for block, part, inner in _near_blocks(padded != 0, radius):
+        view[block] = _filter2d(padded[part], weights, "grid-constant")[inner]
+    return ndi.zoom(canvas, zoom, order=1, mode="grid-constant", cval=0.0, grid_mode=True)
 
 
 def _clip_like_skimage(out: np.ndarray, window: np.ndarray, shape: tuple[int, int]) -> None:
