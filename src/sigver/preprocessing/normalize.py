@@ -533,17 +533,19 @@ def _zoom_read_pixels(padded: np.ndarray, origin: tuple[int, int], taps: tuple[T
             continue
         filtered = _filter2d(padded[part], weights, "grid-constant",
                              rows=row_read[part[0]] & _inner_rows(part, inner))
-        values[r_lo:r_hi, c_lo:c_hi] = filtered[
-            local_rows[r_lo:r_hi, None] - part[0].start,
-            local_cols[None, c_lo:c_hi] - part[1].start]
+        picked = filtered.take(local_rows[r_lo:r_hi] - part[0].start, axis=0)
+        values[r_lo:r_hi, c_lo:c_hi] = picked.take(local_cols[c_lo:c_hi] - part[1].start,
+                                                   axis=1)
+    # Each value times its row weight once per (output row, read column); then the
+    # column weight per output, the four products added in scipy's order.
     n_rows, n_cols = rows.size, cols.size
-    top, bottom = row_at[:n_rows, None], row_at[n_rows:, None]
+    top = values.take(row_at[:n_rows], axis=0) * r_near[:, None]
+    bottom = values.take(row_at[n_rows:], axis=0) * r_far[:, None]
     left, right = col_at[:n_cols], col_at[n_cols:]
-    r_near, r_far = r_near[:, None], r_far[:, None]
-    out = values[top, left] * r_near * c_near
-    out += values[top, right] * r_near * c_far
-    out += values[bottom, left] * r_far * c_near
-    out += values[bottom, right] * r_far * c_far
+    out = top.take(left, axis=1) * c_near
+    out += top.take(right, axis=1) * c_far
+    out += bottom.take(left, axis=1) * c_near
+    out += bottom.take(right, axis=1) * c_far
     return out
 
 
