@@ -235,14 +235,6 @@ def _ink_blocks(img: np.ndarray, level: float) -> Iterator[tuple[Slices, np.ndar
         yield block, blurred[inner] <= level
 
 
-def _inner_rows(window: Slices, inner: Slices) -> np.ndarray:
-    """Boolean mask of ``inner``'s rows among ``window``'s."""
-    rows = np.zeros(window[0].stop - window[0].start, dtype=bool)
-    rows[inner[0]] = True
-    return rows
-
-
-
 def _near_blocks(near: np.ndarray, radius: tuple[int, int]
                  ) -> Iterator[tuple[Slices, Slices, Slices]]:
     """Blocks covering every pixel within ``radius`` (rows, cols) of a True pixel of ``near``.
@@ -294,24 +286,21 @@ def _gaussian_weights(sigma: float) -> np.ndarray:
 
 
 def _filter2d(image: np.ndarray, weights: tuple[np.ndarray | None, np.ndarray | None],
-              mode: str, rows: np.ndarray | slice | None = None) -> np.ndarray:
+              mode: str, rows: slice | None = None) -> np.ndarray:
     """``ndi.gaussian_filter`` of ``image`` as float64 given each axis's 1-D weights
     (``None``: the axis is not filtered), axis 0 first as scipy does.
 
     scipy reads uint8 lines into double buffers, so the values are those of filtering a
-    float64 copy. The axis-1 pass filters each row on its own: with a boolean ``rows``
-    mask or a slice it runs on those rows only (the others keep the axis-0 pass's values).
+    float64 copy. The axis-1 pass filters each row on its own: with a slice of ``rows``
+    it runs on those rows only (the others keep the axis-0 pass's values).
     """
     if weights[0] is None:
         out = image.astype(np.float64)
     else:
         out = ndi.correlate1d(image, weights[0], axis=0, output=np.float64, mode=mode)
     if weights[1] is not None:
-        if rows is None or isinstance(rows, slice):
-            view = out if rows is None else out[rows]
-            ndi.correlate1d(view, weights[1], axis=1, output=view, mode=mode)
-        elif rows.any():
-            out[rows] = ndi.correlate1d(out[rows], weights[1], axis=1, mode=mode)
+        view = out if rows is None else out[rows]
+        ndi.correlate1d(view, weights[1], axis=1, output=view, mode=mode)
     return out
 
 
@@ -511,35 +500,44 @@ def _zoom_read_pixels(padded: np.ndarray, origin: tuple[int, int], taps: tuple[T
     row weight, then its column weight), so it is the same float.
     """
     (rows, r_near, r_far), (cols, c_near, c_far) = taps
-    # Canvas rows and columns read, and each output's place among them.
-    read_rows, row_at = np.unique(np.concatenate([rows, rows + 1]), return_inverse=True)
-    read_cols, col_at = np.unique(np.concatenate([cols, cols + 1]), return_inverse=True)
+    # Canvas rows and columns read; each output reads its first neighbour's place among
+    # them and the next one.
+    read_rows, top = _read_positions(rows)
+    read_cols, left = _read_positions(cols)
     local_rows = read_rows - origin[0]
     local_cols = read_cols - origin[1]
-    row_read = np.zeros(padded.shape[0], dtype=bool)
-    row_read[local_rows[(local_rows >= 0) & (local_rows < padded.shape[0])]] = True
     values = np.zeros((read_rows.size, read_cols.size))
-    for block, part, inner in _near_blocks(padded != 0, radius):
+    for block, part, _ in _near_blocks(padded != 0, radius):
         r_lo, r_hi = np.searchsorted(local_rows, (block[0].start, block[0].stop))
         c_lo, c_hi = np.searchsorted(local_cols, (block[1].start, block[1].stop))
         if r_lo == r_hi or c_lo == c_hi:
             continue
-        filtered = _filter2d(padded[part], weights, "grid-constant",
-                             rows=row_read[part[0]] & _inner_rows(part, inner))
-        picked = filtered.take(local_rows[r_lo:r_hi] - part[0].start, axis=0)
+        # Axis 0 on the window, then axis 1 on the read rows only.
+        across = _filter2d(padded[part], (weights[0], None), "grid-constant")
+        picked = across.take(local_rows[r_lo:r_hi] - part[0].start, axis=0)
+        if weights[1] is not None:
+            ndi.correlate1d(picked, weights[1], axis=1, output=picked, mode="grid-constant")
         values[r_lo:r_hi, c_lo:c_hi] = picked.take(local_cols[c_lo:c_hi] - part[1].start,
                                                    axis=1)
     # Each value times its row weight once per (output row, read column); then the
     # column weight per output, the four products added in scipy's order.
-    n_rows, n_cols = rows.size, cols.size
-    top = values.take(row_at[:n_rows], axis=0) * r_near[:, None]
-    bottom = values.take(row_at[n_rows:], axis=0) * r_far[:, None]
-    left, right = col_at[:n_cols], col_at[n_cols:]
+    bottom = values.take(top + 1, axis=0) * r_far[:, None]
+    top = values.take(top, axis=0) * r_near[:, None]
+    right = left + 1
     out = top.take(left, axis=1) * c_near
     out += top.take(right, axis=1) * c_far
     out += bottom.take(left, axis=1) * c_near
     out += bottom.take(right, axis=1) * c_far
     return out
+
+
+def _read_positions(first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted positions an order-1 resampling reads (each ``first`` and the next one),
+    and each ``first``'s index among them (the next one's is one more)."""
+    read = np.zeros(int(first[-1]) + 2, dtype=bool)
+    read[first] = True
+    read[first + 1] = True
+    return np.flatnonzero(read), (np.cumsum(read) - 1)[first]
 
 
 def _zoom_whole_canvas(padded: np.ndarray, origin: tuple[int, int], shape: tuple[int, int],
