@@ -11,14 +11,15 @@ repeats of the CPU-time ratio measured within each repeat (paired: the steadiest
 when other jobs share the machine). Two sets of real scans: the five of tests/golden at
 the GPDS, CEDAR and MCYT canvases, and a sample of the dataset scans of ../shared/data
 (SigComp2011 Dutch and BHSig260) at the GPDS canvas. Every output is checked
-byte-identical to the reference's. Then where the fast path spends its time (one profiled
-pass over the golden scans at the GPDS canvas).
+byte-identical to the reference's. Then where the fast path spends its time (three
+profiled passes over the golden scans at the GPDS canvas).
 
 Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct files of
-../shared/data: file paths go out, each worker reads, decodes and normalises its own
-files, and the stored 170 x 242 images come back. images/s for each worker count (1 runs
-in this process), the speed-up over 1 worker, best of the repeats, the load average
-before and after each count; the images are checked identical for every count.
+../shared/data: file paths go out (``LOCAL_BATCH`` per task), each worker reads, decodes
+and normalises its own files, and the stored 170 x 242 images come back. images/s for
+each worker count (1 runs in this process), the speed-up over 1 worker, best of the
+repeats, the load average before and after each count; the images are checked identical
+for every count.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.preprocessing.normalize import preprocess_signature
-from sigver.preprocessing.process_dataset import _process_one
+from sigver.preprocessing.process_dataset import LOCAL_BATCH, _process_one
 
 ROOT = Path(__file__).resolve().parents[1]
 CANVASES = {"GPDS": (952, 1360), "CEDAR": (730, 1042), "MCYT": (600, 850)}
@@ -105,11 +106,12 @@ def compare(name, images, canvas, reference, repeats):
 
 
 def profile(images, canvas):
-    """Share of the fast path's time per function (one profiled pass)."""
+    """Share of the fast path's time per function (three profiled passes)."""
     profiler = cProfile.Profile()
     profiler.enable()
-    for img in images:
-        preprocess_signature(img, canvas, STORED, None)
+    for _ in range(3):
+        for img in images:
+            preprocess_signature(img, canvas, STORED, None)
     profiler.disable()
     stats = pstats.Stats(profiler).stats
     total = sum(entry[2] for entry in stats.values())  # internal time of every function
@@ -128,12 +130,13 @@ def workers_table(files, counts, repeats):
     base, first = None, None
     for workers in counts:
         before = _load()
-        parallel_map(_process_one, tasks[:workers * 4], workers=workers,
-                     progress=False)  # start-up: the pool and its imports
+        parallel_map(_process_one, tasks[:workers * LOCAL_BATCH], workers=workers,
+                     progress=False, batch_size=1)  # start-up: the pool and its imports
         best = 0.0
         for _ in range(max(1, repeats // 2)):
             start = time.perf_counter()
-            results = parallel_map(_process_one, tasks, workers=workers, progress=False)
+            results = parallel_map(_process_one, tasks, workers=workers, progress=False,
+                                   batch_size=LOCAL_BATCH)
             best = max(best, len(tasks) / (time.perf_counter() - start))
         images = np.stack([image for image, _ in results])
         if first is None:
