@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -49,6 +50,26 @@ MIN_INK_CONTRAST = 20.0
 # they are); chosen by timing the golden scans at the GPDS canvas.
 FILTER_BAND = 64
 FILTER_MERGE_GAP = 64
+
+_scratch = threading.local()
+
+
+def _buffer(name: str, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """An uninitialised array of ``shape`` that this thread reuses for ``name``.
+
+    The large temporaries of one call (filter outputs, the padded canvas part, the
+    resampling's products) would each get fresh pages from the allocator, and faulting
+    them in costs as much as the arithmetic; reused, they stay mapped. A buffer holds
+    nothing from one use to the next and never leaves this module.
+    """
+    size = math.prod(shape)
+    pool = getattr(_scratch, "pool", None)
+    if pool is None:
+        pool = _scratch.pool = {}
+    flat = pool.get(name)
+    if flat is None or flat.size < size or flat.dtype != dtype:
+        flat = pool[name] = np.empty(max(size, 1), dtype=dtype)
+    return flat[:size].reshape(shape)
 
 
 class BlankImageError(SigverError):
@@ -91,20 +112,22 @@ def preprocess_signature(img: np.ndarray, canvas_size: Size, img_size: Size = (1
     """
     img = _as_gray_uint8(img)
     box, threshold, offset = _centered_window(img, canvas_size)
-    inverted = _remove_background_and_invert(box, threshold)
+    inverted = _remove_background_and_invert(box, threshold,
+                                             out=_buffer("inverted", box.shape, np.uint8))
     resized = _resize_sparse(inverted, offset, tuple(canvas_size), img_size)
     if input_size is not None and tuple(input_size) != tuple(img_size):
         return crop_center(resized, input_size)
     return resized
 
 
-def _remove_background_and_invert(box: np.ndarray, threshold: float) -> np.ndarray:
+def _remove_background_and_invert(box: np.ndarray, threshold: float,
+                                  out: np.ndarray | None = None) -> np.ndarray:
     """``np.where(box > threshold, 0, 255 - box)`` as uint8 (docs/preprocessing.md).
 
     For integer pixel values ``v > threshold`` is ``v > floor(threshold)``: the test and
     the masking stay in uint8, with no float or boolean-indexing pass over the box.
     """
-    inverted = np.uint8(255) - box
+    inverted = np.subtract(np.uint8(255), box, out=out)
     level = math.floor(threshold)
     if level < 0:
         inverted[...] = 0
@@ -117,7 +140,7 @@ def _as_gray_uint8(img: np.ndarray) -> np.ndarray:
     img = np.asarray(img)
     if img.ndim != 2:
         raise SigverError(f"expected a 2-D grayscale image, got shape {img.shape}")
-    return img.astype(np.uint8)
+    return img.astype(np.uint8, copy=False)  # never written to
 
 
 def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -227,11 +250,13 @@ def _ink_blocks(img: np.ndarray, level: float) -> Iterator[tuple[Slices, np.ndar
     output point from its support alone, in the same order, so those values are
     bit-identical to filtering the whole image.
     """
-    dark = img <= int(level) + 1
+    dark = np.less_equal(img, int(level) + 1, out=_buffer("dark", img.shape, bool))
     radius = int(TRUNCATE * INK_SIGMA + 0.5)
     weights = _gaussian_weights(INK_SIGMA)
     for block, window, inner in _near_blocks(dark, (radius, radius)):
-        blurred = _filter2d(img[window], (weights, weights), "nearest", rows=inner[0])
+        part = img[window]
+        blurred = _filter2d(part, (weights, weights), "nearest", rows=inner[0],
+                            output=_buffer("blurred", part.shape))
         yield block, blurred[inner] <= level
 
 
@@ -286,18 +311,21 @@ def _gaussian_weights(sigma: float) -> np.ndarray:
 
 
 def _filter2d(image: np.ndarray, weights: tuple[np.ndarray | None, np.ndarray | None],
-              mode: str, rows: slice | None = None) -> np.ndarray:
+              mode: str, rows: slice | None = None,
+              output: np.ndarray | None = None) -> np.ndarray:
     """``ndi.gaussian_filter`` of ``image`` as float64 given each axis's 1-D weights
     (``None``: the axis is not filtered), axis 0 first as scipy does.
 
     scipy reads uint8 lines into double buffers, so the values are those of filtering a
     float64 copy. The axis-1 pass filters each row on its own: with a slice of ``rows``
-    it runs on those rows only (the others keep the axis-0 pass's values).
+    it runs on those rows only (the others keep the axis-0 pass's values). ``output``: a
+    float64 array of the image's shape to write to.
     """
+    out = np.empty(image.shape) if output is None else output
     if weights[0] is None:
-        out = image.astype(np.float64)
+        out[...] = image
     else:
-        out = ndi.correlate1d(image, weights[0], axis=0, output=np.float64, mode=mode)
+        ndi.correlate1d(image, weights[0], axis=0, output=out, mode=mode)
     if weights[1] is not None:
         view = out if rows is None else out[rows]
         ndi.correlate1d(view, weights[1], axis=1, output=view, mode=mode)
@@ -448,7 +476,8 @@ def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int
     radius = tuple(0 if w is None else w.size // 2 for w in weights)
     r0, c0 = offset
     span = _grow((r0, r0 + window.shape[0]), (c0, c0 + window.shape[1]), radius, shape)
-    padded = np.zeros((span[0][1] - span[0][0], span[1][1] - span[1][0]), dtype=np.uint8)
+    padded = _buffer("padded", (span[0][1] - span[0][0], span[1][1] - span[1][0]), np.uint8)
+    padded.fill(0)
     top, left = r0 - span[0][0], c0 - span[1][0]
     padded[top:top + window.shape[0], left:left + window.shape[1]] = window
     # The output size ndi.zoom derives from the zoom factors.
@@ -506,28 +535,40 @@ def _zoom_read_pixels(padded: np.ndarray, origin: tuple[int, int], taps: tuple[T
     read_cols, left = _read_positions(cols)
     local_rows = read_rows - origin[0]
     local_cols = read_cols - origin[1]
-    values = np.zeros((read_rows.size, read_cols.size))
-    for block, part, _ in _near_blocks(padded != 0, radius):
+    values = _buffer("values", (read_rows.size, read_cols.size))
+    values.fill(0.0)
+    near = np.not_equal(padded, 0, out=_buffer("near", padded.shape, bool))
+    for block, part, _ in _near_blocks(near, radius):
         r_lo, r_hi = np.searchsorted(local_rows, (block[0].start, block[0].stop))
         c_lo, c_hi = np.searchsorted(local_cols, (block[1].start, block[1].stop))
         if r_lo == r_hi or c_lo == c_hi:
             continue
         # Axis 0 on the window, then axis 1 on the read rows only.
-        across = _filter2d(padded[part], (weights[0], None), "grid-constant")
-        picked = across.take(local_rows[r_lo:r_hi] - part[0].start, axis=0)
+        window = padded[part]
+        across = _filter2d(window, (weights[0], None), "grid-constant",
+                           output=_buffer("across", window.shape))
+        picked = across.take(local_rows[r_lo:r_hi] - part[0].start, axis=0,
+                             out=_buffer("picked", (r_hi - r_lo, window.shape[1])))
         if weights[1] is not None:
             ndi.correlate1d(picked, weights[1], axis=1, output=picked, mode="grid-constant")
         values[r_lo:r_hi, c_lo:c_hi] = picked.take(local_cols[c_lo:c_hi] - part[1].start,
                                                    axis=1)
     # Each value times its row weight once per (output row, read column); then the
     # column weight per output, the four products added in scipy's order.
-    bottom = values.take(top + 1, axis=0) * r_far[:, None]
-    top = values.take(top, axis=0) * r_near[:, None]
-    right = left + 1
-    out = top.take(left, axis=1) * c_near
-    out += top.take(right, axis=1) * c_far
-    out += bottom.take(left, axis=1) * c_near
-    out += bottom.take(right, axis=1) * c_far
+    shape = (top.size, values.shape[1])
+    bottom = values.take(top + 1, axis=0, out=_buffer("bottom", shape))
+    bottom *= r_far[:, None]
+    top = values.take(top, axis=0, out=_buffer("top", shape))
+    top *= r_near[:, None]
+    shape = (top.shape[0], left.size)
+    out, term = _buffer("out", shape), _buffer("term", shape)
+    top.take(left, axis=1, out=out)
+    out *= c_near
+    for rows, cols, weights in ((top, left + 1, c_far), (bottom, left, c_near),
+                                (bottom, left + 1, c_far)):
+        rows.take(cols, axis=1, out=term)
+        term *= weights
+        out += term
     return out
 
 
