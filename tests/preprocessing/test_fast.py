@@ -14,7 +14,7 @@ from reference_preprocessing import normalize_image as ref_normalize_image
 from reference_preprocessing import preprocess_signature as ref_preprocess
 from reference_preprocessing import resize_image as ref_resize_image
 from sigver.imageio import read_signature_image
-from sigver.preprocessing import normalize
+from sigver.preprocessing import _resampling
 from sigver.preprocessing.normalize import (
     BlankImageError,
     CanvasTooSmallWarning,
@@ -161,7 +161,7 @@ def test_real_dataset_scans_are_byte_identical_to_the_reference(shared_data):
 def test_resampling_does_scipys_arithmetic(seed, n_in, shrink):
     """The order-1 resampling of the read pixels is ndi.zoom's, float for float."""
     n_out = tuple(max(1, int(n / s)) for n, s in zip(n_in, shrink, strict=True))
-    taps = (normalize._linear_taps(n_in[0], n_out[0]), normalize._linear_taps(n_in[1], n_out[1]))
+    taps = (_resampling.linear_taps(n_in[0], n_out[0]), _resampling.linear_taps(n_in[1], n_out[1]))
     if taps[0] is None or taps[1] is None:
         return  # reads past an edge: ndi.zoom itself runs then
     rng = np.random.default_rng(seed)
@@ -169,8 +169,8 @@ def test_resampling_does_scipys_arithmetic(seed, n_in, shrink):
     expected = ndi.zoom(image, np.divide(n_out, n_in), order=1, mode="grid-constant",
                         cval=0.0, grid_mode=True)
     (rows, r_near, r_far), (cols, c_near, c_far) = taps
-    read_rows, top = normalize._read_positions(rows)
-    read_cols, left = normalize._read_positions(cols)
+    read_rows, top = _resampling.read_positions(rows)
+    read_cols, left = _resampling.read_positions(cols)
     values = image[np.ix_(read_rows, read_cols)]
     top_values = values.take(top, axis=0) * r_near[:, None]
     bottom_values = values.take(top + 1, axis=0) * r_far[:, None]
