@@ -6,11 +6,12 @@ and with process_dataset's worker pool.
 Per process: images/s of the reference (tests/helpers/reference_preprocessing.py) and of
 ``sigver.preprocessing.normalize.preprocess_signature`` on the same images, measured
 interleaved in one run, in wall time and in CPU time of this process (the steadier figure
-on a shared machine), their ratio, the peak memory of one call, and the median over the
-repeats of the CPU-time ratio measured within each repeat (paired: the steadiest figure
-when other jobs share the machine). Two sets of real scans: the five of tests/golden at
-the GPDS, CEDAR and MCYT canvases, and a sample of the dataset scans of ../shared/data
-(SigComp2011 Dutch and BHSig260) at the GPDS canvas. Every output is checked
+on a shared machine), their ratio, the peak memory of one call (the fast path's buffers
+included), and the median over the repeats of the CPU-time ratio measured within each
+repeat (paired: the steadiest figure when other jobs share the machine). Two sets of
+real scans: the five of tests/golden at the GPDS, CEDAR and MCYT canvases, and a sample
+of the dataset scans of ../shared/data (SigComp2011 Dutch and BHSig260) at the GPDS
+canvas. Every output is checked
 byte-identical to the reference's. Then where the fast path spends its time (three
 profiled passes over the golden scans at the GPDS canvas).
 
@@ -29,6 +30,7 @@ import cProfile
 import importlib.util
 import os
 import pstats
+import threading
 import time
 import tracemalloc
 import warnings
@@ -76,8 +78,12 @@ def rates(fn, images, canvas):
 
 
 def peak_mib(fn, img, canvas):
+    """Peak traced memory of one call, in a new thread: the fast path's per-thread
+    buffers are allocated (and counted) anew."""
     tracemalloc.start()
-    fn(img, canvas)
+    worker = threading.Thread(target=fn, args=(img, canvas))
+    worker.start()
+    worker.join()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 2**20
