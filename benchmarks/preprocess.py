@@ -11,9 +11,8 @@ included), and the median over the repeats of the CPU-time ratio measured within
 repeat (paired: the steadiest figure when other jobs share the machine). Two sets of
 real scans: the five of tests/golden at the GPDS, CEDAR and MCYT canvases, and a sample
 of the dataset scans of ../shared/data (SigComp2011 Dutch and BHSig260) at the GPDS
-canvas. Every output is checked
-byte-identical to the reference's. Then where the fast path spends its time (three
-profiled passes over the golden scans at the GPDS canvas).
+canvas. Every output is checked byte-identical to the reference's. Then where the fast
+path spends its time (three profiled passes over the golden scans at the GPDS canvas).
 
 Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct files of
 ../shared/data: file paths go out (``LOCAL_BATCH`` per task), each worker reads, decodes
