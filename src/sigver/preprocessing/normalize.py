@@ -108,6 +108,7 @@ def _remove_background_and_invert(box: np.ndarray, threshold: float,
 
     For integer pixel values ``v > threshold`` is ``v > floor(threshold)``: the test and
     the masking stay in uint8, with no float or boolean-indexing pass over the box.
+    ``out``: a uint8 array of the box's shape to write to (default: a new one).
     """
     inverted = np.subtract(np.uint8(255), box, out=out)
     level = math.floor(threshold)
