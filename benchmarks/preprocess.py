@@ -18,8 +18,9 @@ Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct
 ../shared/data: file paths go out (``LOCAL_BATCH`` per task), each worker reads, decodes
 and normalises its own files, and the stored 170 x 242 images come back. images/s for
 each worker count (1 runs in this process), the speed-up over 1 worker, best of the
-repeats, the load average before and after each count; the images are checked identical
-for every count.
+repeats, the CPU time per image in the workers and the CPU time of this process (the
+pool's overhead, readable whatever the load), the load average before and after each
+count; the images are checked identical for every count.
 """
 
 from __future__ import annotations
@@ -128,29 +129,42 @@ def profile(images, canvas):
         print(f"  {share:6.1%}  {name}")
 
 
+def timed_task(task):
+    """``_process_one`` and the CPU time it took in the worker."""
+    cpu = time.process_time()
+    image, note = _process_one(task)
+    return image, note, time.process_time() - cpu
+
+
 def workers_table(files, counts, repeats):
     tasks = [(str(path), CANVASES["GPDS"], STORED, False, False) for path in files]
     print(f"process_dataset's workers at the GPDS canvas (read, decode, normalise), "
-          f"{len(tasks)} images, {resolve_workers(None)} cores available:", flush=True)
+          f"{len(tasks)} images, {resolve_workers(None)} cores available; CPU ms per image "
+          "in the workers and CPU s of this process show the pool's overhead whatever the "
+          "load:", flush=True)
     base, first = None, None
     for workers in counts:
         before = _load()
-        parallel_map(_process_one, tasks[:workers * LOCAL_BATCH], workers=workers,
+        parallel_map(timed_task, tasks[:workers * LOCAL_BATCH], workers=workers,
                      progress=False, batch_size=1)  # start-up: the pool and its imports
-        best = 0.0
+        best, worker_cpu, main_cpu = 0.0, [], []
         for _ in range(max(1, repeats // 2)):
-            start = time.perf_counter()
-            results = parallel_map(_process_one, tasks, workers=workers, progress=False,
+            start, cpu = time.perf_counter(), time.process_time()
+            results = parallel_map(timed_task, tasks, workers=workers, progress=False,
                                    batch_size=LOCAL_BATCH)
             best = max(best, len(tasks) / (time.perf_counter() - start))
-        images = np.stack([image for image, _ in results])
+            main_cpu.append(time.process_time() - cpu)
+            worker_cpu.append(sum(r[2] for r in results) / len(tasks))
+        images = np.stack([image for image, _, _ in results])
         if first is None:
             first = images
         elif not np.array_equal(images, first):
             raise SystemExit(f"workers {workers}: the images differ from 1 worker's")
         base = base or best
         print(f"  workers {workers:>2}: {best:7.1f} img/s  (x{best / base:4.2f})  "
-              f"load {before} -> {_load()}", flush=True)
+              f"CPU {1e3 * min(worker_cpu):5.1f} ms/img in the workers, "
+              f"{min(main_cpu):5.2f} s in this process  load {before} -> {_load()}",
+              flush=True)
 
 
 def main() -> int:
