@@ -1,25 +1,36 @@
-"""Preprocessing throughput: the fast path against the step-by-step reference.
+"""Preprocessing throughput: the fast path against the step-by-step reference, per process
+and with process_dataset's worker pool.
 
-    .venv/bin/python benchmarks/preprocess.py [--repeats 5] [--workers 1 2 4]
+    .venv/bin/python benchmarks/preprocess.py [--repeats 5] [--workers 1 2] [--images 240]
 
-Prints, per canvas (GPDS first), images/s of the reference
-(tests/helpers/reference_preprocessing.py) and of ``sigver.preprocessing.normalize`` in
-one process, both in wall time and in CPU time of this process (the steadier figure on a
-shared machine), their ratio, and the peak memory of one call, and the median over the
-repeats of the CPU-time ratio measured within each repeat (paired: the steadiest figure
-when other jobs share the machine); then the throughput of ``process_dataset``'s worker
-pool for each worker count, the way it runs: file paths go out, each worker reads,
-decodes and normalises its files, and the stored 170 x 242 images come back. Inputs: the
-real scans of ../shared/golden. Fast and reference are measured interleaved in the same
-run; take the best of the repeats. The load average is printed before and after.
+Per process: images/s of the reference (tests/helpers/reference_preprocessing.py) and of
+``sigver.preprocessing.normalize.preprocess_signature`` on the same images, measured
+interleaved in one run, in wall time and in CPU time of this process (the steadier figure
+on a shared machine), their ratio, the peak memory of one call (the fast path's buffers
+included), and the median over the repeats of the CPU-time ratio measured within each
+repeat (paired: the steadiest figure when other jobs share the machine). Two sets of
+real scans: the five of tests/golden at the GPDS, CEDAR and MCYT canvases, and a sample
+of the dataset scans of ../shared/data (SigComp2011 Dutch and BHSig260) at the GPDS
+canvas. Every output is checked byte-identical to the reference's. Then where the fast
+path spends its time (three profiled passes over the golden scans at the GPDS canvas).
+
+Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct files of
+../shared/data: file paths go out (``LOCAL_BATCH`` per task), each worker reads, decodes
+and normalises its own files, and the stored 170 x 242 images come back. images/s for
+each worker count (1 runs in this process), the speed-up over 1 worker, best of the
+repeats, the CPU time per image in the workers and the CPU time of this process (the
+pool's overhead, readable whatever the load), the load average before and after each
+count; the images are checked identical for every count.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.util
 import os
-import sys
+import pstats
+import threading
 import time
 import tracemalloc
 import warnings
@@ -30,10 +41,11 @@ import numpy as np
 from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.preprocessing.normalize import preprocess_signature
-from sigver.preprocessing.process_dataset import _process_one
+from sigver.preprocessing.process_dataset import LOCAL_BATCH, _process_one
 
 ROOT = Path(__file__).resolve().parents[1]
 CANVASES = {"GPDS": (952, 1360), "CEDAR": (730, 1042), "MCYT": (600, 850)}
+STORED = (170, 242)
 
 
 def load_reference():
@@ -43,6 +55,17 @@ def load_reference():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.preprocess_signature
+
+
+def dataset_scans(data: Path, count: int) -> list[Path]:
+    """``count`` scans spread evenly over the sorted files of both datasets."""
+    files = sorted(p for folder in ("sigcomp2011-dutch", "bhsig260-sample")
+                   for p in (data / folder).rglob("*")
+                   if p.suffix.lower() in (".png", ".tif", ".tiff"))
+    if not files:
+        return []
+    picks = np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)
+    return [files[i] for i in np.unique(picks)]
 
 
 def rates(fn, images, canvas):
@@ -55,70 +78,145 @@ def rates(fn, images, canvas):
 
 
 def peak_mib(fn, img, canvas):
+    """Peak traced memory of one call, in a new thread: the fast path's per-thread
+    buffers are allocated (and counted) anew."""
     tracemalloc.start()
-    fn(img, canvas)
+    worker = threading.Thread(target=fn, args=(img, canvas))
+    worker.start()
+    worker.join()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 2**20
 
 
+def compare(name, images, canvas, reference, repeats):
+    """One row: the reference and the fast path on ``images`` at ``canvas``."""
+    for img in images:  # identical output, checked once per image and canvas
+        if not np.array_equal(reference(img, canvas), preprocess_signature(img, canvas)):
+            raise SystemExit(f"{name}: the fast path's output differs from the reference")
+    best = {"ref": (0.0, 0.0), "fast": (0.0, 0.0)}
+    paired = []
+    for _ in range(repeats):
+        cpu_rates = {}
+        for key, fn in (("ref", reference), ("fast", preprocess_signature)):
+            wall, cpu = rates(fn, images, canvas)
+            best[key] = (max(best[key][0], wall), max(best[key][1], cpu))
+            cpu_rates[key] = cpu
+        paired.append(cpu_rates["fast"] / cpu_rates["ref"])
+    peaks = [peak_mib(fn, images[0], canvas) for fn in (reference, preprocess_signature)]
+    ref, fast = best["ref"], best["fast"]
+    print(f"{name:<24} {ref[0]:7.1f} (cpu {ref[1]:5.1f}) {fast[0]:7.1f} (cpu {fast[1]:5.1f}) "
+          f"{fast[0] / ref[0]:5.2f} ({fast[1] / ref[1]:4.2f}) "
+          f"{peaks[0]:8.1f} / {peaks[1]:5.1f} {np.median(paired):17.2f}   load {_load()}",
+          flush=True)
+
+
+def profile(images, canvas):
+    """Share of the fast path's time per function (three profiled passes)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(3):
+        for img in images:
+            preprocess_signature(img, canvas, STORED, None)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    total = sum(entry[2] for entry in stats.values())  # internal time of every function
+    shares = sorted(((entry[2] / total, f"{Path(key[0]).name}:{key[2]}")
+                     for key, entry in stats.items()), reverse=True)
+    print("where the fast path spends its time (golden scans, GPDS canvas; share of the "
+          "profiled time, profiler overhead included):")
+    for share, name in shares[:6]:
+        print(f"  {share:6.1%}  {name}")
+
+
+def timed_task(task):
+    """``_process_one`` and the CPU time it took in the worker."""
+    cpu = time.process_time()
+    image, note = _process_one(task)
+    return image, note, time.process_time() - cpu
+
+
+def workers_table(files, counts, repeats):
+    tasks = [(str(path), CANVASES["GPDS"], STORED, False, False) for path in files]
+    print(f"process_dataset's workers at the GPDS canvas (read, decode, normalise), "
+          f"{len(tasks)} images, {resolve_workers(None)} cores available; CPU ms per image "
+          "in the workers and CPU s of this process show the pool's overhead whatever the "
+          "load:", flush=True)
+    base, first = None, None
+    for workers in counts:
+        before = _load()
+        parallel_map(timed_task, tasks[:workers * LOCAL_BATCH], workers=workers,
+                     progress=False, batch_size=1)  # start-up: the pool and its imports
+        best, worker_cpu, main_cpu = 0.0, [], []
+        for _ in range(max(1, repeats // 2)):
+            start, cpu = time.perf_counter(), time.process_time()
+            results = parallel_map(timed_task, tasks, workers=workers, progress=False,
+                                   batch_size=LOCAL_BATCH)
+            best = max(best, len(tasks) / (time.perf_counter() - start))
+            main_cpu.append(time.process_time() - cpu)
+            worker_cpu.append(sum(r[2] for r in results) / len(tasks))
+        images = np.stack([image for image, _, _ in results])
+        if first is None:
+            first = images
+        elif not np.array_equal(images, first):
+            raise SystemExit(f"workers {workers}: the images differ from 1 worker's")
+        base = base or best
+        print(f"  workers {workers:>2}: {best:7.1f} img/s  (x{best / base:4.2f})  "
+              f"CPU {1e3 * min(worker_cpu):5.1f} ms/img in the workers, "
+              f"{min(main_cpu):5.2f} s in this process  load {before} -> {_load()}",
+              flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", default=str(ROOT.parent / "shared"),
-                        help="the shared folder holding golden/")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"),
+                        help="the folder of the dataset scans (../shared/data)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--workers", type=int, nargs="+")
+    parser.add_argument("--sample", type=int, default=40,
+                        help="dataset scans in the per-process comparison")
+    parser.add_argument("--images", type=int, default=240,
+                        help="distinct files the worker pool processes (200+)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    scans = sorted((Path(args.shared) / "golden").glob("*.png"))
-    if not scans:
-        print(f"no scans under {args.shared}/golden", file=sys.stderr)
-        return 2
-    images = [read_signature_image(p) for p in scans]
+    golden = sorted((ROOT / "tests" / "golden").glob("*.png"))
+    images = [read_signature_image(p) for p in golden]
     reference = load_reference()
     warnings.simplefilter("ignore", UserWarning)  # scans larger than the small canvases
-    print(f"{len(images)} real scans, {', '.join(f'{i.shape[0]}x{i.shape[1]}' for i in images)}"
-          f"; load average {_load()}")
-    print(f"{'canvas':<16} {'reference img/s':>17} {'fast img/s':>17} {'ratio':>12} "
+    print(f"{len(images)} golden scans, "
+          f"{', '.join(f'{i.shape[0]}x{i.shape[1]}' for i in images)}; load average {_load()}")
+    print(f"{'images, canvas':<24} {'reference img/s':>17} {'fast img/s':>17} {'ratio':>12} "
           f"{'peak MiB ref/fast':>18} {'paired cpu ratio':>17}")
     for name, canvas in CANVASES.items():
-        for img in images:  # identical output, checked once per canvas
-            assert np.array_equal(reference(img, canvas), preprocess_signature(img, canvas))
-        best = {"ref": (0.0, 0.0), "fast": (0.0, 0.0)}
-        paired = []
-        for _ in range(args.repeats):
-            cpu_rates = {}
-            for key, fn in (("ref", reference), ("fast", preprocess_signature)):
-                wall, cpu = rates(fn, images, canvas)
-                best[key] = (max(best[key][0], wall), max(best[key][1], cpu))
-                cpu_rates[key] = cpu
-            paired.append(cpu_rates["fast"] / cpu_rates["ref"])
-        peaks = [peak_mib(fn, images[0], canvas) for fn in (reference, preprocess_signature)]
-        ref, fast = best["ref"], best["fast"]
-        print(f"{name + ' ' + 'x'.join(map(str, canvas)):<16} "
-              f"{ref[0]:7.1f} (cpu {ref[1]:5.1f}) {fast[0]:7.1f} (cpu {fast[1]:5.1f}) "
-              f"{fast[0] / ref[0]:5.2f} ({fast[1] / ref[1]:4.2f}) "
-              f"{peaks[0]:8.1f} / {peaks[1]:5.1f} {np.median(paired):17.2f}")
-    cores = resolve_workers(None)
-    counts = args.workers or sorted({1, 2, cores})
-    # Enough images that the pool start-up and the first batches do not dominate; the
-    # tasks of process_dataset: a path out, a stored-size image back.
-    tasks = [(str(path), CANVASES["GPDS"], (170, 242), False, False)
-             for path in scans] * max(40, 20 * max(counts))
-    print(f"process_dataset's workers at the GPDS canvas (read, decode, normalise), "
-          f"{len(tasks)} images, {cores} cores available:")
-    base = None
-    for workers in counts:
-        parallel_map(_process_one, tasks[:workers * 2], workers=workers,
-                     progress=False)  # start-up
-        best = 0.0
-        for _ in range(max(1, args.repeats // 2)):
-            start = time.perf_counter()
-            parallel_map(_process_one, tasks, workers=workers, progress=False)
-            best = max(best, len(tasks) / (time.perf_counter() - start))
-        base = base or best
-        print(f"  workers {workers:>2}: {best:7.1f} img/s  (x{best / base:4.2f})")
+        compare(f"golden {name} {canvas[0]}x{canvas[1]}", images, canvas, reference,
+                args.repeats)
+    data = Path(args.data)
+    sample = dataset_scans(data, args.sample)
+    if sample:
+        scans = [read_signature_image(p) for p in sample]
+        usable = [img for img in scans if _published_finds_ink(reference, img)]
+        if len(usable) < len(scans):
+            print(f"  ({len(scans) - len(usable)} of the {len(scans)} dataset scans left out: "
+                  "bilevel, the published ink rule finds nothing; docs/preprocessing.md)")
+        compare(f"{len(usable)} dataset GPDS", usable, CANVASES["GPDS"], reference,
+                args.repeats)
+    else:
+        print(f"no dataset scans under {data}: dataset rows and worker files skipped")
+    profile(images, CANVASES["GPDS"])
+    files = dataset_scans(data, args.images)
+    if len(files) < args.images:  # no dataset: the golden scans, repeated
+        files = (golden * (args.images // len(golden) + 1))[:args.images]
+        print("workers on the golden scans repeated (no dataset scans)")
+    workers_table(files, args.workers, args.repeats)
     print(f"load average {_load()}")
     return 0
+
+
+def _published_finds_ink(reference, img) -> bool:
+    try:
+        reference(img, CANVASES["GPDS"])
+    except ValueError:
+        return False
+    return True
 
 
 def _load() -> str:

@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage as ndi
 from skimage import filters
 
 from preprocessing_helpers import drawn_signature
 from reference_preprocessing import normalize_image as ref_normalize_image
 from reference_preprocessing import preprocess_signature as ref_preprocess
 from reference_preprocessing import resize_image as ref_resize_image
+from sigver.imageio import read_signature_image
+from sigver.preprocessing import _resampling
 from sigver.preprocessing.normalize import (
     BlankImageError,
     CanvasTooSmallWarning,
@@ -127,3 +130,52 @@ def test_bilevel_scans_use_the_midpoint_only_where_the_published_rule_finds_noth
     blob[40:80, 50:90] = 0  # a solid block: the published rule finds ink there
     fast, ref = both(blob, (150, 220), (60, 88), None)
     np.testing.assert_array_equal(fast, ref)
+
+
+def dataset_scans(root, count):
+    """``count`` scans spread over the sorted files of the shared research datasets."""
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".png", ".tif"))
+    return [files[i] for i in np.linspace(0, len(files) - 1, count).round().astype(int)]
+
+
+def test_real_dataset_scans_are_byte_identical_to_the_reference(shared_data):
+    compared = 0
+    for path in dataset_scans(shared_data, 12):
+        img = read_signature_image(path)
+        for canvas, sizes in (((952, 1360), ((170, 242), None)),
+                              ((730, 1042), ((170, 242), (150, 220)))):
+            try:
+                ref = ref_preprocess(img, canvas, *sizes)
+            except ValueError:  # bilevel: the published rule finds no ink (midpoint rule)
+                continue
+            fast = preprocess_signature(img, canvas, *sizes)
+            assert fast.dtype == ref.dtype and fast.shape == ref.shape
+            assert fast.tobytes() == ref.tobytes(), f"{path.name} {canvas}"
+            compared += 1
+    assert compared >= 12
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_in=st.tuples(st.integers(2, 400), st.integers(2, 400)),
+       shrink=st.tuples(st.floats(1.0, 9.0), st.floats(1.0, 9.0)))
+def test_resampling_does_scipys_arithmetic(seed, n_in, shrink):
+    """The order-1 resampling of the read pixels is ndi.zoom's, float for float."""
+    n_out = tuple(max(1, int(n / s)) for n, s in zip(n_in, shrink, strict=True))
+    taps = (_resampling.linear_taps(n_in[0], n_out[0]), _resampling.linear_taps(n_in[1], n_out[1]))
+    if taps[0] is None or taps[1] is None:
+        return  # reads past an edge: ndi.zoom itself runs then
+    rng = np.random.default_rng(seed)
+    image = np.where(rng.random(n_in) < 0.3, rng.random(n_in) * 255, 0.0)
+    expected = ndi.zoom(image, np.divide(n_out, n_in), order=1, mode="grid-constant",
+                        cval=0.0, grid_mode=True)
+    (rows, r_near, r_far), (cols, c_near, c_far) = taps
+    read_rows, top = _resampling.read_positions(rows)
+    read_cols, left = _resampling.read_positions(cols)
+    values = image[np.ix_(read_rows, read_cols)]
+    top_values = values.take(top, axis=0) * r_near[:, None]
+    bottom_values = values.take(top + 1, axis=0) * r_far[:, None]
+    out = top_values.take(left, axis=1) * c_near
+    out += top_values.take(left + 1, axis=1) * c_far
+    out += bottom_values.take(left, axis=1) * c_near
+    out += bottom_values.take(left + 1, axis=1) * c_far
+    assert out.tobytes() == expected.tobytes()

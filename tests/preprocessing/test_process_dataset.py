@@ -1,6 +1,7 @@
 """process_dataset / ``sigver preprocess``: bad input, --skip-bad, workers, the command."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,8 @@ from sigver.cli import run_main
 from sigver.cli.preprocess import build_parser, main
 from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.errors import ParameterError, SigverError
+from sigver.imageio import read_signature_image
+from sigver.preprocessing.normalize import preprocess_signature
 from sigver.preprocessing.process_dataset import process_dataset
 from sigver.settings import PreprocessingSettings
 
@@ -234,3 +237,23 @@ def test_help_shows_its_own_prog_and_one_default_per_flag():
         assert all(line.count("default") <= 1 for line in flags), flags
         assert "--image-size H W" in result.stdout and "(default: 170 242)" in result.stdout
     assert all(action.help for action in build_parser()._actions)
+
+
+def test_worker_processes_give_the_in_process_images_of_real_scans(golden_dir, tmp_path):
+    """Paths go to the workers, which read, decode and normalise the scans themselves:
+    the stored images are those of reading and normalising here."""
+    root = tmp_path / "gpds"
+    names = ["001/c-001-01.png", "001/c-001-02.png", "001/cf-001-01.png",
+             "002/c-002-01.png", "002/cf-002-01.png"]
+    for name, scan in zip(names, sorted(golden_dir.glob("*.png")), strict=True):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(scan, root / name)
+    out = tmp_path / "w2.npz"
+    process_dataset("gpds", root, out, canvas_size=(952, 1360), image_size=(170, 242),
+                    workers=2, progress=False)
+    store = read_store(out)
+    assert len(store["filenames"]) == len(names)
+    for image, name in zip(store["x"], store["filenames"], strict=True):
+        here = preprocess_signature(read_signature_image(root / str(name)), (952, 1360),
+                                    (170, 242), None)
+        assert image[0].tobytes() == here.tobytes(), name

@@ -13,41 +13,45 @@ exactly 0 farther than its radius from every non-zero pixel. Both filters theref
 only on bands of rows cut into column runs near those pixels, each on a window holding
 the whole filter support, with the same scipy routines and boundary modes, so every value
 they produce is bit-identical to filtering the whole image (scipy computes each output
-point from its support alone, in a fixed order). The resampling then reads that result as
-the published code does. No full-canvas uint8 or float image is built per call (one zero
-buffer per thread is reused). The step-by-step version lives in
-``tests/reference_preprocessing.py`` and the tests check both agree.
+point from its support alone, in a fixed order). The resampling (scipy's order-1 zoom)
+reads two rows and two columns per output pixel: the anti-aliasing filter's second pass
+runs only on those rows, and the output is summed from those pixels with scipy's own
+float operations, in its order. No canvas-sized image is built, and the large
+temporaries live in per-thread buffers. The step-by-step version lives in
+``tests/helpers/reference_preprocessing.py`` and the tests check both agree
+(docs/preprocessing.md).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
 import warnings
 from collections.abc import Iterator
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage as ndi
 from skimage import filters
 
 from sigver.errors import SigverError
+from sigver.preprocessing._filtering import (
+    TRUNCATE,
+    Slices,
+    buffer,
+    filter2d,
+    gaussian_weights,
+    near_blocks,
+)
+from sigver.preprocessing._resampling import resize_sparse
 
 Size = tuple[int, int]
 
-# Sigma of the blur that decides which pixels are ink, and scipy's default filter extent
-# (truncate = 4 standard deviations), as used by skimage.filters.gaussian.
+# Sigma of the blur that decides which pixels are ink (skimage.filters.gaussian's
+# truncation, TRUNCATE).
 INK_SIGMA = 2.0
-TRUNCATE = 4.0
 # Otsu always splits an image in two. A page whose two classes differ by less than this
 # many gray levels holds no real ink (blank paper, scanner noise, a uniform fill).
 MIN_INK_CONTRAST = 20.0
-# Both Gaussian filters run band by band (rows) on the column runs near pixels that can
-# change their result; runs closer than FILTER_MERGE_GAP columns share one filter call.
-# Both only trade call overhead against filtered area (the values are exact whatever
-# they are); chosen by timing the golden scans at the GPDS canvas.
-FILTER_BAND = 64
-FILTER_MERGE_GAP = 64
 
 
 class BlankImageError(SigverError):
@@ -90,20 +94,23 @@ def preprocess_signature(img: np.ndarray, canvas_size: Size, img_size: Size = (1
     """
     img = _as_gray_uint8(img)
     box, threshold, offset = _centered_window(img, canvas_size)
-    inverted = _remove_background_and_invert(box, threshold)
-    resized = _resize_sparse(inverted, offset, tuple(canvas_size), img_size)
+    inverted = _remove_background_and_invert(box, threshold,
+                                             out=buffer("inverted", box.shape, np.uint8))
+    resized = resize_sparse(inverted, offset, tuple(canvas_size), img_size)
     if input_size is not None and tuple(input_size) != tuple(img_size):
         return crop_center(resized, input_size)
     return resized
 
 
-def _remove_background_and_invert(box: np.ndarray, threshold: float) -> np.ndarray:
+def _remove_background_and_invert(box: np.ndarray, threshold: float,
+                                  out: np.ndarray | None = None) -> np.ndarray:
     """``np.where(box > threshold, 0, 255 - box)`` as uint8 (docs/preprocessing.md).
 
     For integer pixel values ``v > threshold`` is ``v > floor(threshold)``: the test and
     the masking stay in uint8, with no float or boolean-indexing pass over the box.
+    ``out``: a uint8 array of the box's shape to write to (default: a new one).
     """
-    inverted = np.uint8(255) - box
+    inverted = np.subtract(np.uint8(255), box, out=out)
     level = math.floor(threshold)
     if level < 0:
         inverted[...] = 0
@@ -116,7 +123,7 @@ def _as_gray_uint8(img: np.ndarray) -> np.ndarray:
     img = np.asarray(img)
     if img.ndim != 2:
         raise SigverError(f"expected a 2-D grayscale image, got shape {img.shape}")
-    return img.astype(np.uint8)
+    return img.astype(np.uint8, copy=False)  # never written to
 
 
 def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -141,25 +148,47 @@ def find_ink(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _ink_mask(img: np.ndarray) -> tuple[np.ndarray, float]:
     """The boolean mask of the ink pixels ``find_ink`` lists, and the Otsu threshold."""
+    threshold, levels = _ink_tests(img)
+    for level in levels:
+        ink = _blurred_not_above(img, level)
+        if ink.any():
+            return ink, threshold
+    raise BlankImageError("the image has no ink (blank page)")
+
+
+def _ink_profile(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The number of ink pixels (those ``find_ink`` lists) in each row and in each
+    column, and the Otsu threshold; no image-sized mask is built."""
+    threshold, levels = _ink_tests(img)
+    for level in levels:
+        rows = np.zeros(img.shape[0], dtype=np.int64)
+        cols = np.zeros(img.shape[1], dtype=np.int64)
+        for block, ink in _ink_blocks(img, level):  # disjoint blocks
+            counts = ink.view(np.uint8)
+            rows[block[0]] += counts.sum(axis=1, dtype=np.int64)
+            cols[block[1]] += counts.sum(axis=0, dtype=np.int64)
+        if rows.any():
+            return rows, cols, threshold
+    raise BlankImageError("the image has no ink (blank page)")
+
+
+def _ink_tests(img: np.ndarray) -> tuple[float, tuple[float, ...]]:
+    """Otsu's threshold, and the levels the ink test tries in turn (``find_ink``): the
+    threshold unless it surely finds nothing, then the midpoint."""
     counts = _histogram(img)
     threshold, midpoint = _ink_levels(counts)
-    may_hold = _may_hold_ink(img, threshold, counts)
-    ink = _blurred_not_above(img, threshold) if may_hold else None
-    if ink is None or not ink.any():
-        ink = _blurred_not_above(img, midpoint)
-    if not ink.any():
-        raise BlankImageError("the image has no ink (blank page)")
-    return ink, threshold
+    if _may_hold_ink(img, threshold, counts):
+        return threshold, (threshold, midpoint)
+    return threshold, (midpoint,)
 
 
-def _ink_extent(ink: np.ndarray, axis: int) -> tuple[int, int, int]:
-    """First and last index holding ink along ``axis`` (0: rows), and the published
-    centre of mass relative to the first, ``int(mean(index) - min(index))``.
+def _ink_extent(counts: np.ndarray) -> tuple[int, int, int]:
+    """First and last index holding ink, and the published centre of mass relative to the
+    first, ``int(mean(index) - min(index))``, from the ink pixels per line ``counts``.
 
     From per-line counts instead of listing every ink pixel: the sum of the indices is an
     exact integer either way, so the mean is the same float.
     """
-    counts = ink.view(np.uint8).sum(axis=1 - axis, dtype=np.int64)
     lines = np.flatnonzero(counts)
     first, last = int(lines[0]), int(lines[-1])
     mean = float(np.dot(lines, counts[lines])) / float(counts.sum())
@@ -184,7 +213,16 @@ def _may_hold_ink(img: np.ndarray, threshold: float, counts: np.ndarray) -> bool
 
 def _blurred_not_above(img: np.ndarray, level: float) -> np.ndarray:
     """Boolean mask of the pixels where the blurred image (sigma 2, 'nearest' borders)
-    is <= level.
+    is <= level (``_ink_blocks``)."""
+    ink = np.zeros(img.shape, dtype=bool)
+    for block, part in _ink_blocks(img, level):
+        ink[block] = part
+    return ink
+
+
+def _ink_blocks(img: np.ndarray, level: float) -> Iterator[tuple[Slices, np.ndarray]]:
+    """The pixels where the blurred image (sigma 2, 'nearest' borders) is <= level, as
+    (block, boolean mask of the block) for disjoint blocks; no pixel outside them is.
 
     A pixel farther than the filter radius from every pixel <= int(level) + 1 averages
     values >= int(level) + 2, so its blurred value stays above ``level`` whatever the
@@ -195,96 +233,14 @@ def _blurred_not_above(img: np.ndarray, level: float) -> np.ndarray:
     output point from its support alone, in the same order, so those values are
     bit-identical to filtering the whole image.
     """
-    dark = img <= int(level) + 1
+    dark = np.less_equal(img, int(level) + 1, out=buffer("dark", img.shape, bool))
     radius = int(TRUNCATE * INK_SIGMA + 0.5)
-    weights = _gaussian_weights(INK_SIGMA)
-    ink = np.zeros(img.shape, dtype=bool)
-    for block, window, inner in _near_blocks(dark, (radius, radius)):
-        blurred = _filter2d(img[window], (weights, weights), "nearest",
-                            rows=_inner_rows(window, inner))
-        ink[block] = ~(blurred[inner] > level)
-    return ink
-
-
-def _inner_rows(window: Slices, inner: Slices) -> np.ndarray:
-    """Boolean mask of ``inner``'s rows among ``window``'s."""
-    rows = np.zeros(window[0].stop - window[0].start, dtype=bool)
-    rows[inner[0]] = True
-    return rows
-
-
-Slices = tuple[slice, slice]
-
-
-def _near_blocks(near: np.ndarray, radius: tuple[int, int]
-                 ) -> Iterator[tuple[Slices, Slices, Slices]]:
-    """Blocks covering every pixel within ``radius`` (rows, cols) of a True pixel of ``near``.
-
-    Yields (block, window, inner): the block, the window around it holding the filter
-    support of all its pixels (clipped at the image edge), and the block's place in the
-    window. The image is cut into bands of ``FILTER_BAND`` rows, and each band into the
-    column runs near True pixels.
-    """
-    height, width = near.shape
-    for top in range(0, height, FILTER_BAND):
-        bottom = min(top + FILTER_BAND, height)
-        lo, hi = max(top - radius[0], 0), min(bottom + radius[0], height)
-        for start, stop in _column_runs(near[lo:hi].any(axis=0), radius[1]):
-            left, right = max(start - radius[1], 0), min(stop + radius[1], width)
-            yield ((slice(top, bottom), slice(start, stop)),
-                   (slice(lo, hi), slice(left, right)),
-                   (slice(top - lo, bottom - lo), slice(start - left, stop - left)))
-
-
-def _column_runs(near: np.ndarray, radius: int) -> list[tuple[int, int]]:
-    """(start, stop) runs of columns within ``radius`` of a True entry of ``near``.
-
-    Runs closer than ``FILTER_MERGE_GAP`` columns are joined: filtering the gap costs less
-    than a second filter call and its margins.
-    """
-    cols = np.flatnonzero(near)
-    if cols.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(cols) > 2 * radius + FILTER_MERGE_GAP)
-    starts = np.concatenate([cols[:1], cols[breaks + 1]]) - radius
-    stops = np.concatenate([cols[breaks], cols[-1:]]) + radius + 1
-    return [(max(int(a), 0), min(int(b), near.size)) for a, b in zip(starts, stops, strict=True)]
-
-
-@functools.lru_cache(maxsize=64)
-def _gaussian_weights(sigma: float) -> np.ndarray:
-    """The correlation weights ``ndi.gaussian_filter1d`` uses for ``sigma`` (order 0).
-
-    Read off the filter's response to a unit impulse: each output is one weight times 1
-    plus exact zeros, so the values are the filter's own, bit for bit.
-    """
-    radius = int(TRUNCATE * float(sigma) + 0.5)
-    impulse = np.zeros(2 * radius + 1)
-    impulse[radius] = 1.0
-    weights = ndi.gaussian_filter1d(impulse, sigma, mode="constant", truncate=TRUNCATE)
-    weights.flags.writeable = False  # shared by every caller through the cache
-    return weights
-
-
-def _filter2d(image: np.ndarray, weights: tuple[np.ndarray | None, np.ndarray | None],
-              mode: str, rows: np.ndarray | None = None) -> np.ndarray:
-    """``ndi.gaussian_filter`` of ``image`` as float64 given each axis's 1-D weights
-    (``None``: the axis is not filtered), axis 0 first as scipy does.
-
-    scipy reads uint8 lines into double buffers, so the values are those of filtering a
-    float64 copy. The axis-1 pass filters each row on its own: with a boolean ``rows``
-    mask it runs on those rows only (the others keep the axis-0 pass's values).
-    """
-    if weights[0] is None:
-        out = image.astype(np.float64)
-    else:
-        out = ndi.correlate1d(image, weights[0], axis=0, output=np.float64, mode=mode)
-    if weights[1] is not None:
-        if rows is None:
-            ndi.correlate1d(out, weights[1], axis=1, output=out, mode=mode)
-        elif rows.any():
-            out[rows] = ndi.correlate1d(out[rows], weights[1], axis=1, mode=mode)
-    return out
+    weights = gaussian_weights(INK_SIGMA)
+    for block, window, inner in near_blocks(dark, (radius, radius)):
+        part = img[window]
+        blurred = filter2d(part, (weights, weights), "nearest", rows=inner[0],
+                           output=buffer("blurred", part.shape))
+        yield block, blurred[inner] <= level
 
 
 def otsu_threshold(img: np.ndarray) -> float:
@@ -320,19 +276,11 @@ def _ink_levels(counts: np.ndarray) -> tuple[float, float]:
 
 
 def _histogram(img: np.ndarray) -> np.ndarray:
-    """Pixel count of each gray level 0..255 of a uint8 image.
-
-    ``np.bincount`` widens every value to an index first; counting pairs of pixels as
-    16-bit values halves that work, and summing the 256 x 256 table over either byte
-    gives each pixel's count whatever the byte order.
-    """
-    flat = np.ascontiguousarray(img).ravel()
-    even = flat.size - flat.size % 2
-    pairs = np.bincount(flat[:even].view(np.uint16), minlength=65536).reshape(256, 256)
-    counts = pairs.sum(axis=0) + pairs.sum(axis=1)
-    if even < flat.size:
-        counts[flat[-1]] += 1
-    return counts
+    """Pixel count of each gray level 0..255 of a uint8 image (Pillow counts them, a
+    few times faster than ``np.bincount``, which widens every value to an index)."""
+    if img.size == 0:
+        return np.zeros(256, dtype=np.int64)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img)).histogram(), dtype=np.int64)
 
 
 def _nonzero_span(mask: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -344,25 +292,13 @@ def _nonzero_span(mask: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     return (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
 
 
-def _grow(rows: tuple[int, int], cols: tuple[int, int], radius: int | tuple[int, int],
-          shape: tuple[int, ...]) -> tuple[tuple[int, int], tuple[int, int]]:
-    """A (rows, cols) span grown by ``radius`` on each side, clipped to ``shape``."""
-    r_rad, c_rad = (radius, radius) if isinstance(radius, int) else radius
-    return ((max(rows[0] - r_rad, 0), min(rows[1] + r_rad, shape[0])),
-            (max(cols[0] - c_rad, 0), min(cols[1] + c_rad, shape[1])))
-
-
-def _slices(span: tuple[tuple[int, int], tuple[int, int]]) -> tuple[slice, slice]:
-    return slice(*span[0]), slice(*span[1])
-
-
 def _centered_window(img: np.ndarray, canvas_size: Size
                      ) -> tuple[np.ndarray, float, tuple[int, int]]:
     """The boxed original pixels, the threshold, and the box's top-left corner on the
     canvas (docs/preprocessing.md)."""
-    ink, threshold = _ink_mask(img)
-    r_min, r_max, r_center = _ink_extent(ink, 0)
-    c_min, c_max, c_center = _ink_extent(ink, 1)
+    rows, cols, threshold = _ink_profile(img)
+    r_min, r_max, r_center = _ink_extent(rows)
+    c_min, c_max, c_center = _ink_extent(cols)
     # Upper bounds exclusive, as published: the last ink row / column is dropped.
     cropped = img[r_min:r_max, c_min:c_max]
     max_rows, max_cols = canvas_size
@@ -409,100 +345,8 @@ def resize_image(img: np.ndarray, size: Size) -> np.ndarray:
     """
     img = _as_gray_uint8(img)
     rows, cols = _nonzero_span(img)
-    return _resize_sparse(img[rows[0]:rows[1], cols[0]:cols[1]], (rows[0], cols[0]),
+    return resize_sparse(img[rows[0]:rows[1], cols[0]:cols[1]], (rows[0], cols[0]),
                           img.shape, size)
-
-
-def _target_shape(shape: tuple[int, int], size: Size) -> tuple[tuple[int, int], bool]:
-    """Size to resample to (the smaller ratio scaled exactly), and whether width overflows."""
-    height, width = size
-    width_ratio = shape[1] / width
-    height_ratio = shape[0] / height
-    if width_ratio > height_ratio:
-        return (height, round(shape[1] / height_ratio)), True
-    return (round(shape[0] / width_ratio), width), False
-
-
-def _resize_sparse(window: np.ndarray, offset: tuple[int, int], shape: tuple[int, int],
-                   size: Size) -> np.ndarray:
-    """``resize_image`` of a ``shape`` image that is 0 except ``window`` at ``offset``.
-
-    Reproduces ``skimage.transform.resize(image, target, mode="constant",
-    anti_aliasing=True, preserve_range=True).astype(np.uint8)`` followed by the centre cut.
-    """
-    target, wide = _target_shape(shape, size)
-    factors = np.divide(shape, target)
-    zoom = [1 / f for f in factors]
-    sigma = np.maximum(0, (factors - 1) / 2)
-    # Like ndi.gaussian_filter, a sigma of at most 1e-15 leaves its axis unfiltered.
-    weights = tuple(_gaussian_weights(float(s)) if s > 1e-15 else None for s in sigma)
-    radius = tuple(0 if w is None else w.size // 2 for w in weights)
-    r0, c0 = offset
-    span = _grow((r0, r0 + window.shape[0]), (c0, c0 + window.shape[1]), radius, shape)
-    padded = np.zeros((span[0][1] - span[0][0], span[1][1] - span[1][0]), dtype=np.uint8)
-    top, left = r0 - span[0][0], c0 - span[1][0]
-    padded[top:top + window.shape[0], left:left + window.shape[1]] = window
-    read = np.zeros(padded.shape[0], dtype=bool)
-    read[_rows_read_by_zoom(shape[0], target[0], span[0]) - span[0][0]] = True
-    filtered = _canvas_buffer(shape)
-    view = filtered[_slices(span)]
-    try:
-        # Away from non-zero pixels the filtered canvas is exactly 0; near them the filter
-        # runs on windows whose constant (0) border stands for the zeros around them.
-        for block, part, inner in _near_blocks(padded != 0, radius):
-            view[block] = _filter2d(padded[part], weights, "grid-constant",
-                                    rows=read[part[0]] & _inner_rows(part, inner))[inner]
-        out = ndi.zoom(filtered, zoom, order=1, mode="grid-constant", cval=0.0,
-                       grid_mode=True)
-    finally:
-        view[...] = 0.0
-    _clip_like_skimage(out, window, shape)
-    resized = out.astype(np.uint8)
-    height, width = size
-    if wide:
-        start = round((target[1] - width) / 2.0)
-        return resized[:, start:start + width]
-    start = round((target[0] - height) / 2.0)
-    return resized[start:start + height, :]
-
-
-def _rows_read_by_zoom(n_in: int, n_out: int, span: tuple[int, int]) -> np.ndarray:
-    """Rows in ``span`` that an order-1, grid-mode ``ndi.zoom`` from ``n_in`` to ``n_out``
-    rows reads.
-
-    Output row o samples input coordinate (o + 0.5) * n_in / n_out - 0.5 and reads the two
-    rows around it; a tiny tolerance keeps the set a superset whatever the rounding.
-    """
-    coords = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-    low = np.floor(coords - 1e-6).astype(np.int64)
-    high = np.floor(coords + 1e-6).astype(np.int64) + 1
-    rows = np.unique(np.concatenate([low, low + 1, high - 1, high]))
-    return rows[(rows >= span[0]) & (rows < span[1])]
-
-
-_buffers = threading.local()
-
-
-def _canvas_buffer(shape: tuple[int, int]) -> np.ndarray:
-    """A zero float64 array of ``shape``, reused by this thread (callers re-zero it)."""
-    cached = getattr(_buffers, "canvas", None)
-    if cached is None or cached.shape != tuple(shape):
-        cached = np.zeros(shape, dtype=np.float64)
-        _buffers.canvas = cached
-    return cached
-
-
-def _clip_like_skimage(out: np.ndarray, window: np.ndarray, shape: tuple[int, int]) -> None:
-    """Clip to the input's value range, as ``skimage.transform.resize`` (clip=True) does."""
-    if window.shape == tuple(shape):
-        min_val, max_val = float(window.min()), float(window.max())
-    else:  # the canvas around the window (empty when the image is all 0) is 0
-        min_val = min(float(window.min()), 0.0) if window.size else 0.0
-        max_val = max(float(window.max()), 0.0) if window.size else 0.0
-    # skimage widens the range to include cval (0) when the output reaches it.
-    if not min_val <= 0.0 <= max_val and out.min() <= 0.0 <= out.max():
-        min_val, max_val = min(min_val, 0.0), max(max_val, 0.0)
-    np.clip(out, min_val, max_val, out=out)
 
 
 def crop_center(img: np.ndarray, size: Size) -> np.ndarray:

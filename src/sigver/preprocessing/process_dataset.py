@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from sigver.cluster import use_scheduler
+from sigver.cluster import active_client, use_scheduler
 from sigver.datasets import available_datasets
 from sigver.datasets.base import DatasetReader
 from sigver.datasets.folder import FolderDataset, fit_canvas
@@ -41,6 +41,12 @@ from sigver.settings import DEFAULT_INPUT_SIZE, PreprocessingSettings
 from sigver.validation import check_output_store
 
 Size = tuple[int, int]
+
+# Files per task sent to a local worker process. Small, so that both workers stay busy
+# to the end (joblib's automatic size grows to 0.2 s of work per task, leaving one worker
+# idle while the other finishes its last one), yet large enough that shipping paths out
+# and images back costs little next to decoding and normalising.
+LOCAL_BATCH = 4
 
 
 @dataclass
@@ -174,7 +180,9 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     ok = np.zeros(len(items), dtype=bool)
     with use_scheduler(scheduler), tqdm(total=len(items), desc="preprocess", unit="img",
                                         disable=not progress, dynamic_ncols=True) as bar:
-        results = parallel_imap(_process_one, tasks, workers=workers)
+        # A cluster sizes its own batches.
+        batch = "auto" if active_client() is not None else LOCAL_BATCH
+        results = parallel_imap(_process_one, tasks, workers=workers, batch_size=batch)
         for position, (image, message) in enumerate(results):
             name = reader.relative(items[position][0])
             if image is None:
