@@ -39,6 +39,8 @@ ADDED_PER_FIT = 256
 # Training sets up to this many rows get libsvm on their whole kernel matrix instead
 # (below it, BLAS computes the matrix faster than libsvm computes its kernel rows).
 FULL_KERNEL_ROWS = 1000
+# Rows per block when summing the negatives' statistics (bounds the temporary).
+SUM_ROWS = 4096
 
 
 class FoldRows:
@@ -59,26 +61,37 @@ class FoldRows:
 
     def __init__(self, pool: np.ndarray, n_dev: int, svm_type: str) -> None:
         self.n_dev, self.svm_type = n_dev, svm_type
+        base = pool[:n_dev] if n_dev else pool
         self.centre = np.zeros(pool.shape[1])
         if svm_type == "rbf":
-            self.centre = (pool[:n_dev] if n_dev else pool).mean(axis=0)
+            self.centre = base.mean(axis=0)
             pool -= self.centre
         self.x = pool
         self.squares = np.square(pool)
-        # the negatives' sums: a user's variance adds only its own rows to them
-        self.dev_sum = pool[:n_dev].sum(axis=0)
-        self.dev_squares = self.squares[:n_dev].sum(axis=0)
+        # The variances are summed around the negatives' mean (or the pool's), not 0:
+        # E[x^2] - E[x]^2 of raw values cancels catastrophically for features that are
+        # (nearly) constant, which StandardScaler must see as constant. A user's
+        # variance then adds only its own rows to the negatives' sums.
+        self.shift = base.mean(axis=0)
+        self.dev_sum = np.zeros(pool.shape[1])
+        self.dev_squares = np.zeros(pool.shape[1])
+        for start in range(0, n_dev, SUM_ROWS):
+            block = pool[start:min(start + SUM_ROWS, n_dev)] - self.shift
+            self.dev_sum += block.sum(axis=0)
+            self.dev_squares += np.square(block).sum(axis=0)
 
     def user_scale(self, own: np.ndarray) -> np.ndarray:
         """``StandardScaler(with_mean=False)``'s scale of the negatives and the pool
         rows ``own``: the population standard deviation, 1 for features that
         scikit-learn's test finds constant."""
         n = self.n_dev + len(own)
-        mean = (self.dev_sum + self.x[own].sum(axis=0)) / n
+        shifted = self.x[own] - self.shift
+        mean = (self.dev_sum + shifted.sum(axis=0)) / n
         variance = np.maximum(
-            (self.dev_squares + self.squares[own].sum(axis=0)) / n - mean ** 2, 0.0)
+            (self.dev_squares + np.square(shifted).sum(axis=0)) / n - mean ** 2, 0.0)
         eps = np.finfo(np.float64).eps
-        constant = variance <= n * eps * variance + (n * (mean + self.centre) * eps) ** 2
+        raw_mean = mean + self.shift + self.centre
+        constant = variance <= n * eps * variance + (n * raw_mean * eps) ** 2
         scale = np.sqrt(variance)
         scale[constant] = 1.0
         return scale
