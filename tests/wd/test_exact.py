@@ -131,7 +131,7 @@ def test_working_set_gives_libsvms_solution_on_every_row(working_set_only, svm_t
     for user, pipeline in references.items():
         svc = pipeline[-1]
         theirs_sv = dict(zip(rows[user][svc.support_], svc.dual_coef_[0], strict=True))
-        ours_sv = dict(zip(classifiers[user].support, classifiers[user].dual_coef,
+        ours_sv = dict(zip(classifiers[user].svm.support, classifiers[user].svm.dual_coef,
                            strict=True))
         for row in set(theirs_sv) ^ set(ours_sv):
             assert abs(ours_sv.get(row, theirs_sv.get(row))) <= MARGIN_COEF, (user, row)

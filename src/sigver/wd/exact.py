@@ -167,39 +167,55 @@ class UserKernel:
 
 
 @dataclass
+class UserSVM:
+    """A user's SVM: what a worker sends back (small: no rows).
+
+    Attributes
+    ----------
+    scale
+        The user's ``StandardScaler(with_mean=False)`` scale.
+    support, dual_coef, intercept
+        Pool rows of the support vectors, their ``alpha * y``, and the intercept.
+    """
+
+    scale: np.ndarray
+    support: np.ndarray
+    dual_coef: np.ndarray
+    intercept: float
+
+
+@dataclass
 class ExactWDClassifier:
     """A user's SVM of the exact method, scoring raw feature vectors.
 
     Attributes
     ----------
-    fold
-        The fold's rows; the support vectors are rows ``support`` of ``fold.x``
-        (shared by the fold's classifiers rather than copied).
-    scale
-        The user's ``StandardScaler(with_mean=False)`` scale.
-    support, dual_coef, intercept
-        Pool rows of the support vectors, their ``alpha * y``, and the intercept.
-    gamma
-        The RBF width (unused by the linear kernel).
+    pool, centre
+        The fold's rows as ``FoldRows`` keeps them (shared by the fold's classifiers
+        rather than copied) and the centre subtracted from them.
+    svm
+        The user's scale and SVM; the support vectors are rows ``svm.support`` of
+        ``pool``.
+    kernel, gamma
+        ``"rbf"`` or ``"linear"``, and the RBF width.
     """
 
-    fold: FoldRows
-    scale: np.ndarray
-    support: np.ndarray
-    dual_coef: np.ndarray
-    intercept: float
+    pool: np.ndarray
+    centre: np.ndarray
+    svm: UserSVM
+    kernel: str
     gamma: float
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """SVM decision values of raw feature rows (positive = genuine)."""
-        x = (np.asarray(x, dtype=np.float64) - self.fold.centre) / self.scale
-        k = kernel_matrix(x, self.fold.x[self.support] / self.scale, self.fold.svm_type,
-                          self.gamma)
-        return k @ self.dual_coef + self.intercept
+        svm = self.svm
+        x = (np.asarray(x, dtype=np.float64) - self.centre) / svm.scale
+        k = kernel_matrix(x, self.pool[svm.support] / svm.scale, self.kernel, self.gamma)
+        return k @ svm.dual_coef + svm.intercept
 
 
 def fit_user(fold: FoldRows, own: np.ndarray, n_pos: int, C: float,
-             gamma: float) -> ExactWDClassifier:
+             gamma: float) -> UserSVM:
     """One user's SVM on every negative and its own rows (pool rows ``own``:
     exploitation negatives, then ``n_pos`` genuines), in the user's own scaling.
 
@@ -225,7 +241,7 @@ def fit_user(fold: FoldRows, own: np.ndarray, n_pos: int, C: float,
                                   max_add=ADDED_PER_FIT, decision=kernel.decision)
         support, coef, intercept = (solution.support, solution.dual_coef,
                                     solution.intercept)
-    return ExactWDClassifier(fold, scale, kernel.rows[support], coef, intercept, gamma)
+    return UserSVM(scale, kernel.rows[support], coef, intercept)
 
 
 def _fit_whole(kernel: UserKernel, labels: np.ndarray, n_pos: int, C: float,

@@ -145,14 +145,17 @@ def _fit_exact(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma
     with threadpool_limits(limits=1, user_api="blas"):
         fold = exact.FoldRows(plan.pool, plan.n_dev, svm_type)
 
-        def fit(user: int) -> exact.ExactWDClassifier:
+        def fit(user: int) -> exact.UserSVM:
             own = np.concatenate([plan.exp_negatives[user], plan.positives[user]])
             return exact.fit_user(fold, own, len(plan.positives[user]), C, gamma)
 
         with parallel_config(prefer="threads"):
             fitted = parallel_map(fit, users, workers=jobs, desc="WD users",
                                   progress=progress)
-    return dict(zip(users, fitted, strict=True))
+    # the classifiers refer to this process's fold rows (a Dask worker sends back only
+    # the solution), not to the squares that only fitting needs
+    return {user: exact.ExactWDClassifier(fold.x, fold.centre, svm, svm_type, gamma)
+            for user, svm in zip(users, fitted, strict=True)}
 
 
 def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
