@@ -6,8 +6,9 @@ Three methods consume the same random draws (docs/reproducing.md):
   user's own raw training rows scaled by their own standard deviation (scale-only
   ``StandardScaler``), so the same seed gives the published folds, scores and metrics.
   libsvm's solution is found through a working set with kernel values from BLAS
-  (``sigver.wd.exact``): the same support vectors and decision values within libsvm's
-  tolerance; users are spread over ``jobs`` joblib threads;
+  (``sigver.wd.exact``; small training sets: libsvm on the whole kernel matrix): the
+  same support vectors and decision values within libsvm's tolerance; users are spread
+  over ``jobs`` joblib threads;
 * ``method="reference"``: the straightforward version the exact method is tested
   against, a ``StandardScaler`` + ``SVC`` pipeline per user fitted on every training
   row, libsvm computing its own kernel, one user after the other;
@@ -113,23 +114,12 @@ def _user_training_set(plan: _FoldPlan, user: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
-                   gamma: float, jobs: int = 1, progress: bool = False
-                   ) -> dict[int, Pipeline]:
-    """Each user's own scaling and libsvm's own kernel: the straightforward classifier.
-
-    ``jobs`` > 1 spreads the users over joblib workers (threads: libsvm releases the GIL
-    and the fold's arrays are shared, not copied); each user's fit is the same
-    computation in any worker, so the classifiers do not depend on ``jobs``. The
-    ``"reference"`` method runs it with one worker.
-    """
-    def fit(user: int) -> Pipeline:
-        return train_wdclassifier_user(_user_training_set(plan, user), svm_type, C, gamma)
-
-    if jobs == 1:
-        return {user: fit(user) for user in users}
-    with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
-        fitted = parallel_map(fit, users, workers=jobs, desc="WD users", progress=progress)
-    return dict(zip(users, fitted, strict=True))
+                   gamma: float) -> dict[int, Pipeline]:
+    """Each user's own scaling and libsvm's own kernel on every training row, one user
+    after the other: the straightforward classifiers."""
+    return {user: train_wdclassifier_user(_user_training_set(plan, user), svm_type, C,
+                                          gamma)
+            for user in users}
 
 
 def _fit_exact(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
