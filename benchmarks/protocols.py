@@ -5,12 +5,14 @@ Builds a GPDS-shaped synthetic feature set (300 exploitation + 581 development u
 with the published defaults (12 genuines to train / as references, 10 to test, 14
 negatives per development user, RBF C=1 gamma=2**-11).
 
-* WD: the fast method on every user; the straightforward reference (per-user
-  ``StandardScaler`` + ``SVC``, one user after the other) and the exact method (the
-  same classifiers, users over ``--jobs`` workers) on ``--ref-users`` users from the
-  same draws, their times extrapolated per user to the whole fold, unless
-  ``--full-reference`` runs them on all users (then the EERs of the fast and the exact
-  method on the same draws are printed too).
+* WD: the fast and the exact method (each user's own scaling, libsvm's solution
+  through a working set, users over ``--jobs`` threads) on every user; the
+  straightforward reference (per-user ``StandardScaler`` + ``SVC`` on every row, one
+  user after the other) on ``--ref-users`` users from the same draws, its time
+  extrapolated per user to the whole fold, unless ``--full-reference`` runs it on all
+  users. The exact method's metrics (EER, EER with user thresholds, FRR, FARs, AUC) and
+  scores are compared with the reference's on the users both ran; the fast method's
+  EERs with the exact method's on the whole fold.
 * WI: the fast training (working set, ``fit_pairs``) and batched scoring on the whole
   fold; the straightforward training (libsvm on every dissimilarity vector) on the first
   ``--wi-ref-dev-users`` development users, extrapolated per pair (an underestimate:
@@ -32,6 +34,7 @@ import tracemalloc
 
 import numpy as np
 
+from sigver.performance.metrics import compute_metrics
 from sigver.protocols.splitting import draw_tests, split_exploitation
 from sigver.protocols.testing import score_users
 from sigver.synthetic.features import make_features
@@ -65,16 +68,29 @@ class Timer:
         self.peak_mb = tracemalloc.get_traced_memory()[1] / 2 ** 20
 
 
+WD_RATES = ("EER", "EER_userthresholds", "FRR", "FAR_random", "FAR_skilled", "mean_AUC")
+
+
+def _wd_fold(exp, dev, method: str, jobs: int):
+    return wd.train_test_all_users(exp, dev, "rbf", 1, GAMMA, 12, 0, 14, 10, 0,
+                                   np.random.RandomState(1234), method=method, jobs=jobs,
+                                   progress=False)[1]
+
+
 def bench_wd(exp, dev, args) -> None:
     users = np.unique(exp[1])
     with Timer() as fast:
-        _, fast_res = wd.train_test_all_users(exp, dev, "rbf", 1, GAMMA, 12, 0, 14, 10, 0,
-                                              np.random.RandomState(1234), method="fast",
-                                              jobs=args.jobs, progress=False)
+        fast_res = _wd_fold(exp, dev, "fast", args.jobs)
     print(f"WD fast:      {fast.seconds:8.1f} s per fold ({len(users)} users, jobs="
           f"{args.jobs}), numpy peak {fast.peak_mb:.0f} MiB, "
           f"EER {100 * fast_res['all_metrics']['EER']:.2f}%, "
           f"EER user thr. {100 * fast_res['all_metrics']['EER_userthresholds']:.2f}%")
+    with Timer() as exact:
+        exact_res = _wd_fold(exp, dev, "exact", args.jobs)
+    print(f"WD exact:     {exact.seconds:8.1f} s per fold ({len(users)} users, jobs="
+          f"{args.jobs}), numpy peak {exact.peak_mb:.0f} MiB, "
+          f"EER {100 * exact_res['all_metrics']['EER']:.2f}%, "
+          f"EER user thr. {100 * exact_res['all_metrics']['EER_userthresholds']:.2f}%")
     ref_users = users if args.full_reference else users[:args.ref_users]
     # The reference sees the same draws: the same generator state, and its fold planned
     # on all users, restricted to the timed ones only when fitting.
@@ -88,36 +104,42 @@ def bench_wd(exp, dev, args) -> None:
         chosen = [t for t in tests if t.user in classifiers]
         ref_pred = score_users(chosen, exp[0],
                                lambda u, rows: classifiers[u].decision_function(rows))
-    with Timer() as exact:
-        exact_clf = wd._fit_reference(plan, timed, "rbf", 1, GAMMA, jobs=args.jobs)
-        exact_pred = score_users(chosen, exp[0],
-                                 lambda u, rows: exact_clf[u].decision_function(rows))
     per_user = ref.seconds / len(ref_users)
+    ref_fold = per_user * len(users)
     note = "" if args.full_reference else " (extrapolated)"
     print(f"WD reference: {per_user:8.2f} s per user on {len(ref_users)} users -> "
-          f"{per_user * len(users):.0f} s per fold{note}, numpy peak {ref.peak_mb:.0f} MiB")
-    exact_per_user = exact.seconds / len(ref_users)
-    print(f"WD exact:     {exact_per_user:8.2f} s per user on {len(ref_users)} users (jobs="
-          f"{args.jobs}) -> {exact_per_user * len(users):.0f} s per fold{note}, "
-          f"{per_user / exact_per_user:.2f}x the reference, numpy peak "
-          f"{exact.peak_mb:.0f} MiB")
-    same = all(np.array_equal(a, b) for k in ref_pred
-               for a, b in zip(ref_pred[k], exact_pred[k], strict=True))
-    print(f"WD exact scores identical to the reference: {same}")
-    print(f"WD fast ratio: {per_user * len(users) / fast.seconds:8.1f}x the reference")
+          f"{ref_fold:.0f} s per fold{note}, numpy peak {ref.peak_mb:.0f} MiB")
+    print(f"WD exact ratio: {ref_fold / exact.seconds:8.1f}x the reference "
+          f"({exact.seconds / len(users):.3f} s per user)")
+    print(f"WD fast ratio:  {ref_fold / fast.seconds:8.1f}x the reference, "
+          f"{exact.seconds / fast.seconds:.1f}x the exact method")
+    # the exact and the fast folds' predictions of the reference's users
     index = {int(u): i for i, u in enumerate(users)}
-    diffs = [np.abs(ref_pred[k][j] - fast_res["predictions"][k][index[t.user]]).max()
-             for k in ref_pred for j, t in enumerate(chosen)]
-    print(f"WD max |score fast - reference| on those users: {max(diffs):.4f}")
-    if args.full_reference:
-        from sigver.performance.metrics import compute_metrics
 
-        metrics = compute_metrics(ref_pred["genuinePreds"], ref_pred["randomPreds"],
-                                  ref_pred["skilledPreds"], 0)
-        for key in ("EER", "EER_userthresholds"):
-            print(f"WD {key}: exact {100 * metrics[key]:.3f}%, fast "
-                  f"{100 * fast_res['all_metrics'][key]:.3f}%, difference "
-                  f"{100 * abs(metrics[key] - fast_res['all_metrics'][key]):.3f} points")
+    def same_users(result):
+        return {k: [result["predictions"][k][index[t.user]] for t in chosen]
+                for k in ref_pred}
+
+    exact_pred, fast_pred = same_users(exact_res), same_users(fast_res)
+    for name, pred in (("exact", exact_pred), ("fast", fast_pred)):
+        worst = max(np.abs(a - b).max() for k in ref_pred
+                    for a, b in zip(ref_pred[k], pred[k], strict=True))
+        print(f"WD max |score {name} - reference| on those users: {worst:.2e}")
+    metrics = {name: compute_metrics(pred["genuinePreds"], pred["randomPreds"],
+                                     pred["skilledPreds"], 0)
+               for name, pred in (("reference", ref_pred), ("exact", exact_pred))}
+    differing = [key for key in WD_RATES
+                 if metrics["exact"][key] != metrics["reference"][key]]
+    print(f"WD exact metrics identical to the reference on those users "
+          f"({', '.join(WD_RATES)}): {not differing}")
+    for key in WD_RATES:
+        print(f"    {key}: reference {100 * metrics['reference'][key]:.4f}%, exact "
+              f"{100 * metrics['exact'][key]:.4f}%")
+    for key in ("EER", "EER_userthresholds"):
+        print(f"WD {key} on the whole fold: exact {100 * exact_res['all_metrics'][key]:.3f}%"
+              f", fast {100 * fast_res['all_metrics'][key]:.3f}%, difference "
+              f"{100 * abs(exact_res['all_metrics'][key] - fast_res['all_metrics'][key]):.3f}"
+              " points")
 
 
 def bench_wi(exp, dev, args) -> None:

@@ -2,12 +2,16 @@
 
 Three methods consume the same random draws (docs/reproducing.md):
 
-* ``method="exact"`` (default): the published computation, a scale-only
-  ``StandardScaler`` + ``SVC`` pipeline fitted per user on the user's own raw training
-  rows, so the same seed gives the published folds, scores and metrics; users are
-  spread over ``jobs`` joblib workers;
-* ``method="reference"``: the same classifiers fitted one after the other in this
-  process, the straightforward version the others are tested against;
+* ``method="exact"`` (default): the published computation, each user's SVM on the
+  user's own raw training rows scaled by their own standard deviation (scale-only
+  ``StandardScaler``), so the same seed gives the published folds, scores and metrics.
+  libsvm's solution is found through a working set with kernel values from BLAS
+  (``sigver.wd.exact``; small training sets: libsvm on the whole kernel matrix): the
+  same support vectors and decision values within libsvm's tolerance; users are spread
+  over ``jobs`` joblib threads;
+* ``method="reference"``: the straightforward version the exact method is tested
+  against, a ``StandardScaler`` + ``SVC`` pipeline per user fitted on every training
+  row, libsvm computing its own kernel, one user after the other;
 * ``method="fast"``: every user of a fold shares the development negatives, so
   the features are scaled once with one scale for the fold (the root of the users' mean
   per-user variance, instead of each user's own training set's), kernel values are
@@ -41,6 +45,7 @@ from sigver.protocols.splitting import (
     split_exploitation,
 )
 from sigver.protocols.testing import score_users
+from sigver.wd import exact
 from sigver.wd.fast import FoldKernel, WDClassifier, fit_user
 
 METHODS = ("exact", "fast", "reference")
@@ -109,22 +114,38 @@ def _user_training_set(plan: _FoldPlan, user: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
-                   gamma: float, jobs: int = 1, progress: bool = False
-                   ) -> dict[int, Pipeline]:
-    """Each user's own scaling and libsvm's own kernel: the straightforward classifier.
+                   gamma: float) -> dict[int, Pipeline]:
+    """Each user's own scaling and libsvm's own kernel on every training row, one user
+    after the other: the straightforward classifiers."""
+    return {user: train_wdclassifier_user(_user_training_set(plan, user), svm_type, C,
+                                          gamma)
+            for user in users}
 
-    ``jobs`` > 1 spreads the users over joblib workers (threads: libsvm releases the GIL
-    and the fold's arrays are shared, not copied); each user's fit is the same
-    computation in any worker, so the classifiers do not depend on ``jobs``.
+
+def _fit_exact(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
+               jobs: int = 1, progress: bool = False) -> dict[int, exact.ExactWDClassifier]:
+    """Each user's own scaling and libsvm's solution through a working set
+    (``sigver.wd.exact``).
+
+    Users are spread over ``jobs`` joblib threads (the fold's arrays shared, not
+    copied). BLAS has one thread per worker whatever ``jobs`` is, so a user's
+    computation, hence its classifier, does not depend on ``jobs``. Centres
+    ``plan.pool`` in place for the RBF kernel.
     """
-    def fit(user: int) -> Pipeline:
-        return train_wdclassifier_user(_user_training_set(plan, user), svm_type, C, gamma)
+    with threadpool_limits(limits=1, user_api="blas"):
+        fold = exact.FoldRows(plan.pool, plan.n_dev, svm_type)
 
-    if jobs == 1:
-        return {user: fit(user) for user in users}
-    with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
-        fitted = parallel_map(fit, users, workers=jobs, desc="WD users", progress=progress)
-    return dict(zip(users, fitted, strict=True))
+        def fit(user: int) -> exact.UserSVM:
+            own = np.concatenate([plan.exp_negatives[user], plan.positives[user]])
+            return exact.fit_user(fold, own, len(plan.positives[user]), C, gamma)
+
+        with parallel_config(prefer="threads"):
+            fitted = parallel_map(fit, users, workers=jobs, desc="WD users",
+                                  progress=progress)
+    # the classifiers refer to this process's fold rows (a Dask worker sends back only
+    # the solution), not to the squares that only fitting needs
+    return {user: exact.ExactWDClassifier(fold.x, fold.centre, svm, svm_type, gamma)
+            for user, svm in zip(users, fitted, strict=True)}
 
 
 def _shared_scale(plan: _FoldPlan, users: list[int]) -> np.ndarray:
@@ -220,11 +241,14 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     rng
         The run's single generator; all draws of the fold come from it.
     method
-        ``"exact"`` (the published computation, users in parallel), ``"fast"`` (one
-        scale for the fold, shared kernel block: within the measured deviation of the
-        published numbers) or ``"reference"`` (exact, one user after the other).
+        ``"exact"`` (the published computation: each user's own scaling, libsvm's
+        solution through a working set, users in parallel), ``"fast"`` (one scale for
+        the fold, shared kernel block: within the measured deviation of the published
+        numbers) or ``"reference"`` (the straightforward per-user ``StandardScaler`` +
+        ``SVC`` on every row, one user after the other; the exact method agrees with it
+        to libsvm's tolerance).
     jobs
-        joblib workers over users of the exact method (1: in this process, 0/None: all
+        joblib threads over users of the exact method (1: in this process, 0/None: all
         cores); the results do not depend on it. The fast method fits the users one
         after the other, its kernel blocks on every core.
     progress
@@ -248,7 +272,7 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
     if method == "reference":
         classifiers = _fit_reference(plan, users, svm_type, C, gamma)
     elif method == "exact":
-        classifiers = _fit_reference(plan, users, svm_type, C, gamma, jobs, progress)
+        classifiers = _fit_exact(plan, users, svm_type, C, gamma, jobs, progress)
     else:
         classifiers = _fit_fast(plan, users, svm_type, C, gamma, progress)
     with threadpool_limits(limits=1, user_api="blas"):  # small per-user products
