@@ -45,7 +45,7 @@ from sigver.protocols.splitting import (
     split_exploitation,
 )
 from sigver.protocols.testing import score_users
-from sigver.wd import exact
+from sigver.wd import certify, exact
 from sigver.wd.fast import FoldKernel, WDClassifier, fit_user
 
 METHODS = ("exact", "fast", "reference")
@@ -63,6 +63,17 @@ class _FoldPlan:
     n_dev: int
     positives: dict[int, np.ndarray]
     exp_negatives: dict[int, np.ndarray]
+    # where the pool's rows come from (the exact method centres the pool in place)
+    sources: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+    def raw_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Pool rows as drawn, bit for bit, whatever was done to ``pool`` since."""
+        dev_x, dev_idx, exp_x, train_rows = self.sources
+        out = np.empty((len(rows), self.pool.shape[1]))
+        dev = rows < self.n_dev
+        out[dev] = dev_x[dev_idx[rows[dev]]]
+        out[~dev] = exp_x[train_rows[rows[~dev] - self.n_dev]]
+        return out
 
 
 def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split: ExploitationSplit,
@@ -91,7 +102,8 @@ def _plan_fold(exp_set: FeatureTuple, dev_set: FeatureTuple, split: Exploitation
                   for other in others] if num_forg_from_exp > 0 else []
         exp_negatives[user] = (np.concatenate(chosen) if chosen
                                else np.empty(0, dtype=np.int64))
-    return _FoldPlan(pool, n_dev, positives, exp_negatives)
+    return _FoldPlan(pool, n_dev, positives, exp_negatives,
+                     (dev_set[0], dev_idx, exp_x, train_rows))
 
 
 def train_wdclassifier_user(training_set: tuple[np.ndarray, np.ndarray], svm_type: str,
@@ -109,17 +121,24 @@ def _user_training_set(plan: _FoldPlan, user: int) -> tuple[np.ndarray, np.ndarr
     """A user's raw training rows (its genuines, then its negatives) and labels."""
     pos = plan.positives[user]
     neg = np.concatenate([plan.exp_negatives[user], np.arange(plan.n_dev)])
-    x = plan.pool[np.concatenate([pos, neg])]
+    x = plan.raw_rows(np.concatenate([pos, neg]))
     return x, np.concatenate([np.ones(len(pos)), -np.ones(len(neg))])
 
 
 def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
-                   gamma: float) -> dict[int, Pipeline]:
-    """Each user's own scaling and libsvm's own kernel on every training row, one user
-    after the other: the straightforward classifiers."""
-    return {user: train_wdclassifier_user(_user_training_set(plan, user), svm_type, C,
-                                          gamma)
-            for user in users}
+                   gamma: float, jobs: int = 1) -> dict[int, Pipeline]:
+    """Each user's own scaling and libsvm's own kernel on every training row: the
+    straightforward classifiers, one user after the other unless ``jobs`` > 1 spreads
+    them over joblib threads (libsvm releases the interpreter lock; each fit is the same
+    computation in any thread)."""
+    def fit(user: int) -> Pipeline:
+        return train_wdclassifier_user(_user_training_set(plan, user), svm_type, C, gamma)
+
+    if jobs == 1 or len(users) < 2:
+        return {user: fit(user) for user in users}
+    with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
+        fitted = parallel_map(fit, users, workers=jobs, desc="WD users", progress=False)
+    return dict(zip(users, fitted, strict=True))
 
 
 def _fit_exact(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
@@ -279,6 +298,40 @@ def train_test_all_users(exp_set: FeatureTuple, dev_set: FeatureTuple, svm_type:
         predictions = score_users(
             tests, exp_set[0],
             lambda user, rows: classifiers[user].decision_function(rows))
-    metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
-                              predictions["skilledPreds"], global_threshold)
+    if method == "exact":
+        metrics = _refit_uncertain(plan, tests, exp_set[0], classifiers, predictions,
+                                   svm_type, C, gamma, global_threshold, jobs)
+    else:
+        metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
+                                  predictions["skilledPreds"], global_threshold)
     return classifiers, {"all_metrics": metrics, "predictions": predictions}
+
+
+def _refit_uncertain(plan: _FoldPlan, tests: list, features: np.ndarray,
+                     classifiers: dict, predictions: dict, svm_type: str, C: float,
+                     gamma: float, global_threshold: float, jobs: int) -> dict:
+    """Refit with the straightforward pipeline the users whose rates the working set
+    could have changed (``sigver.wd.certify``), in place, until none is left; the
+    fold's metrics."""
+    users = [test.user for test in tests]
+    refitted: set[int] = set()
+    while True:
+        metrics = compute_metrics(predictions["genuinePreds"], predictions["randomPreds"],
+                                  predictions["skilledPreds"], global_threshold)
+        flagged = [user for user in certify.uncertain_users(
+            predictions, users, decision_threshold=global_threshold,
+            eer_threshold=metrics["global_threshold"], margin=certify.MARGIN[svm_type])
+            if user not in refitted]
+        if not flagged:  # the refitted users' classifiers are the reference's Pipelines
+            return metrics
+        again = [test for test in tests if test.user in set(flagged)]
+        classifiers.update(_fit_reference(plan, flagged, svm_type, C, gamma, jobs))
+        with threadpool_limits(limits=1, user_api="blas"):
+            rescored = score_users(
+                again, features,
+                lambda user, rows: classifiers[user].decision_function(rows))
+        for j, test in enumerate(again):
+            i = users.index(test.user)
+            for key in predictions:
+                predictions[key][i] = rescored[key][j]
+        refitted.update(flagged)
