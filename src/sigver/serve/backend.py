@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image
 
 from sigver.errors import SigverError
+from sigver.serve.inference import Network
 from sigver.verification import wd
 from sigver.verification.api import (
-    FeatureModel,
     PreparedImage,
     enrollment_settings,
     prepare_image,
@@ -117,13 +117,16 @@ class Backend:
         Canvas of a new database (default: the GPDS canvas).
     device, batch_size
         Where and in what batches the CNN runs.
+    engine, threads
+        ``auto`` (by the model file's content), ``torch`` or ``onnx``; an ONNX session's
+        intra-op threads (``sigver.serve.inference.Network``).
     """
 
     def __init__(self, db: str | os.PathLike, classifier: str | os.PathLike, *,
                  background: str | os.PathLike | None = None,
                  model_path: str | os.PathLike | None = None,
                  canvas_size: tuple[int, int] | None = None, device: str = "cpu",
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, engine: str = "auto", threads: int = 1) -> None:
         self.db = Path(db)
         self._local = threading.local()
         with open_database(self.db, create=model_path is not None) as store:
@@ -131,11 +134,12 @@ class Backend:
         if stored is None and model_path is None:
             raise SigverError(f"--db {self.db}: nobody is enrolled yet; give --model-path "
                               "for the first enrollment")
-        self.model = FeatureModel(model_path or stored.model_path,
-                                  stored.model_sha256 if stored else None, device, batch_size)
-        # the settings recorded in the database, else in the model folder (docs/preprocessing.md)
+        self.model = Network(model_path or stored.model_path,
+                             stored.model_sha256 if stored else None, device=device,
+                             engine=engine, threads=threads, batch_size=batch_size)
+        # the settings recorded in the database, else with the model (docs/preprocessing.md)
         preprocessing, _ = enrollment_settings(self.db, model_path or stored.model_path,
-                                               canvas_size=canvas_size)
+                                               canvas_size=canvas_size, engine=engine)
         self.settings = DatabaseSettings(
             model_sha256=self.model.sha256,
             model_path=str(stored.model_path if stored else self.model.path.resolve()),
