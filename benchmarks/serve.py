@@ -26,6 +26,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import numpy as np
@@ -51,7 +52,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--batch-wait-ms", type=float, default=10.0)
     parser.add_argument("--torch-threads", type=int, default=1)
-    parser.add_argument("--engine", default="auto", help="sigver serve --engine")
     parser.add_argument("--onnx", choices=("fp32", "int8"), default=None,
                         help="serve an ONNX export of the model (made here)")
     parser.add_argument("--work", type=Path, default=None,
@@ -169,8 +169,34 @@ async def run(server: ServeProcess, pool: ProcessPoolExecutor, clients: int, req
             "enrolled": len(new_persons)}
 
 
-def print_stages(world: dict, scan: Path, torch_threads: int) -> None:
-    """CPU time of each step of a verification, in this process (one thread)."""
+def export_model(world: dict, precision: str) -> Path:
+    """The world's model exported to ONNX (``fp32`` or ``int8``, calibrated on the
+    development store), made once per world folder."""
+    from sigver.deploy.export import export_onnx
+    from sigver.settings import PreprocessingSettings
+
+    out = world["root"] / f"signet_thin.{precision}.onnx"
+    if not out.is_file():
+        export_onnx(world["model"], out, settings=PreprocessingSettings(world["canvas"]),
+                    int8=precision == "int8",
+                    calibration_data=world["dev"] if precision == "int8" else None)
+    return out
+
+
+def score_deviation(method: str, reference: list, other: list) -> str:
+    """How far the scores of ``other`` are from those of ``reference`` (same images)."""
+    diff = max(abs(a.score - b.score) for a, b in zip(reference, other, strict=True))
+    changed = sum(a.is_genuine != b.is_genuine for a, b in zip(reference, other, strict=True))
+    scores = [a.score for a in reference]
+    return (f"{method} scores (from {min(scores):.3g} to {max(scores):.3g}, threshold "
+            f"{reference[0].threshold:.3g}) max |diff| {diff:.2g}, decisions changed "
+            f"{changed}/{len(reference)}")
+
+
+def print_stages(world: dict, scans: list[Path], torch_threads: int,
+                 onnx: Path | None) -> None:
+    """CPU time of each step of a verification, in this process (one thread); with an
+    ONNX export, its forward passes too and how far its scores are from PyTorch's."""
     import torch
 
     from sigver.imageio import read_signature_image
@@ -186,6 +212,7 @@ def print_stages(world: dict, scan: Path, torch_threads: int) -> None:
     backend.create_person(name)
     references = [backend.prepare(p, p.name) for p in writer["genuine"][:5]]
     backend.enroll(name, references, backend.features(references))
+    scan = scans[0]
     image = read_signature_image(scan)
     prepared = backend.prepare(scan, scan.name)
     features = backend.features([prepared])
@@ -198,22 +225,44 @@ def print_stages(world: dict, scan: Path, torch_threads: int) -> None:
             step()
         return 1000 * (time.thread_time() - start) / repeat / per
 
+    def forward(network: Any, label: str) -> dict:
+        return {f"forward {label}, batch of {n} (per image)": cpu_ms(
+            lambda n=n: network.features([prepared] * n, settings.input_size),
+            repeat=max(40 // n, 3), per=n) for n in (1, 4, 8, 16, 32)}
+
     steps = {
         "decode (read_signature_image)": cpu_ms(lambda: read_signature_image(scan)),
         "preprocess (preprocess_signature)": cpu_ms(lambda: preprocess_signature(
             image, settings.canvas_size, settings.img_size, input_size=None)),
         "prepare = decode + preprocess + SHA-256": cpu_ms(
             lambda: backend.prepare(scan, scan.name)),
-        **{f"forward, batch of {n} (per image)": cpu_ms(
-            lambda n=n: backend.features([prepared] * n), repeat=max(40 // n, 3), per=n)
-           for n in (1, 4, 8, 16, 32)},
+        **forward(backend.model, "PyTorch"),
         "score (database, WD SVM, WI pairs)": cpu_ms(
             lambda: backend.verify(name, [prepared], features)),
         "PNG of the network's view": cpu_ms(lambda: backend.network_png(prepared)),
     }
+    deviation = ""
+    if onnx is not None:
+        from sigver.serve.inference import Network
+
+        network = Network(onnx, backend.model.sha256, engine="onnx", threads=torch_threads)
+        steps.update(forward(network, f"ONNX {network.precision}"))
+        # Questioned scans verified with the export's features against references
+        # enrolled with PyTorch: how far each score moves, and decisions that change.
+        questioned = [backend.prepare(p, p.name) for p in scans]
+        by_engine = [backend.verify(name, questioned, model.features(
+            questioned, settings.input_size), method=method)
+            for model in (backend.model, network) for method in ("wd", "wi")]
+        deviation = "; ".join(score_deviation(method, torch_scored, onnx_scored)
+                              for method, torch_scored, onnx_scored in (
+                                  ("WD", by_engine[0], by_engine[2]),
+                                  ("WI", by_engine[1], by_engine[3])))
     print(f"CPU per step, one thread, this process (load average {load_average()}):")
     for step, ms in steps.items():
-        print(f"  {step:<42} {ms:6.1f} ms")
+        print(f"  {step:<46} {ms:6.1f} ms")
+    if deviation:
+        print(f"{onnx.name} vs PyTorch, {len(scans)} questioned scans claimed as one person "
+              f"(references enrolled with PyTorch): {deviation}")
 
 
 def load_average() -> str:
@@ -221,9 +270,10 @@ def load_average() -> str:
 
 
 def batching(url: str, clerk: dict) -> tuple[int, int]:
-    """Forward passes and images so far (of the worker that answers)."""
-    stats = httpx.get(f"{url}{API}/health", headers=clerk).json()["batching"]
-    return stats["forward_passes"], stats["images"]
+    """Forward passes and images so far (of the worker that answers; 0, 0 from a
+    service that does not report them)."""
+    stats = httpx.get(f"{url}{API}/health", headers=clerk).json().get("batching", {})
+    return stats.get("forward_passes", 0), stats.get("images", 0)
 
 
 def main() -> None:
@@ -244,13 +294,16 @@ def main() -> None:
     writers = list(world["writers"].items())
     before, later = writers[:args.persons], writers[args.persons:]
     questioned = [(name, p) for name, w in before for p in w["genuine"][5:] + w["skilled"]]
+    onnx = export_model(world, args.onnx) if args.onnx else None
     serve_args = ["--db", str(db), "--classifier", str(world["classifier"]),
                   "--background", str(world["background"]), "--model-path",
-                  str(world["model"]), "--canvas-size", *map(str, world["canvas"]),
+                  str(onnx or world["model"]), "--canvas-size", *map(str, world["canvas"]),
                   "--workers", str(args.workers), "--max-batch", str(args.max_batch),
                   "--batch-wait-ms", str(args.batch_wait_ms),
-                  "--torch-threads", str(args.torch_threads), "--engine", args.engine]
-    print_stages(world, questioned[0][1], args.torch_threads)
+                  "--torch-threads", str(args.torch_threads)]
+    if onnx is not None:
+        serve_args += ["--engine", "onnx"]
+    print_stages(world, [p for _, p in questioned], args.torch_threads, onnx)
     # The load generator runs in its own process: its CPU is measured apart from the
     # server's (they share the machine's cores).
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -284,7 +337,7 @@ def main() -> None:
             row["cpu_ms"] = 1000 * (tree_cpu_seconds(server.process.pid) - cpu_before) \
                 / max(row["ok"], 1)
             passes_after, images_after = batching(server.url, clerk)
-            batch = (images_after - images) / max(passes_after - passes, 1)
+            batch = (images_after - images) / max(passes_after - passes, 1)  # 0: unknown
             rows.append(row)
             print(f"{clients:>7} {row['throughput']:>8.1f} {row['p50']:>7.0f} "
                   f"{row['p95']:>7.0f} {row['p99']:>7.0f} {row['errors']:>6} "
