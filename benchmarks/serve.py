@@ -337,12 +337,14 @@ def main() -> None:
             row["cpu_ms"] = 1000 * (tree_cpu_seconds(server.process.pid) - cpu_before) \
                 / max(row["ok"], 1)
             passes_after, images_after = batching(server.url, clerk)
-            batch = (images_after - images) / max(passes_after - passes, 1)  # 0: unknown
+            # one worker's counters: with several, two /health calls may reach two workers
+            batch = (f"{(images_after - images) / (passes_after - passes):6.1f}"
+                     if args.workers == 1 and passes_after > passes else f"{'-':>6}")
             rows.append(row)
             print(f"{clients:>7} {row['throughput']:>8.1f} {row['p50']:>7.0f} "
                   f"{row['p95']:>7.0f} {row['p99']:>7.0f} {row['errors']:>6} "
                   f"{row['enrolled_present']:>6}/{row['enrolled']} {row['cpu_ms']:>10.1f} "
-                  f"{1000 * row['client_cpu'] / max(row['ok'], 1):>10.1f} {batch:>6.1f}  "
+                  f"{1000 * row['client_cpu'] / max(row['ok'], 1):>10.1f} {batch}  "
                   f"{load_average()}", flush=True)
             if row["errors"]:
                 print(f"  first error: {row['first_error']}")
