@@ -1,17 +1,24 @@
 """Load test of ``sigver serve`` on 127.0.0.1: throughput and latency of verification.
 
     .venv/bin/python benchmarks/serve.py [--clients 1 8 32] [--requests 2000] [--workers 1]
+        [--onnx fp32|int8] [--work DIR]
 
 Builds a small synthetic world (random-weight SigNet_thin, WI classifier and WD
-background fitted on development writers), enrolls ``--persons`` writers with 5
-references each (so they are verified by their WD SVM), starts ``sigver serve`` on a free
-port of 127.0.0.1, and for each client count runs ``--requests`` verify requests (one
+background fitted on development writers; kept in ``--work`` for the next run) and
+prints the CPU time of each step of a verification in this process (decode,
+preprocess, forward pass by batch size, scoring, PNG); with ``--onnx`` the service runs
+that export of the model (made here), and the steps add its forward passes and how far
+its scores are from PyTorch's. Then it enrolls ``--persons`` writers with 5 references
+each (so they are verified by their WD SVM), starts ``sigver serve`` on a free port of
+127.0.0.1, and for each client count runs ``--requests`` verify requests (one
 questioned scan each, cycling over held-out genuine signatures and skilled forgeries)
-from that many concurrent clients. Meanwhile an admin client enrolls ``--enrollments``
-new persons (create + 5 references each). Prints per run: throughput, p50 / p95 / p99
-latency, errors (must be 0), forward passes per request (batching), and checks that every
-enrollment done during the run is present afterwards. Bounded: requests and time are
-limited, nothing listens beyond 127.0.0.1.
+from that many concurrent connections of a load generator in its own process
+(pre-encoded requests, so its CPU stays small and is measured apart). Meanwhile an
+admin client enrolls ``--enrollments`` new persons (create + 5 references each). Prints
+per run: throughput, p50 / p95 / p99 latency, errors (must be 0), enrollments present
+afterwards, the server's and the load generator's CPU per verification, the mean batch
+of the forward passes and the load average. Bounded: requests and time are limited,
+nothing listens beyond 127.0.0.1.
 """
 
 from __future__ import annotations
