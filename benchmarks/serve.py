@@ -104,23 +104,37 @@ async def _load(port: int, clients: int, requests: int, encoded: list[bytes],
     latencies: list[float] = []
     errors: list[str] = []
 
+    async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       request: bytes) -> tuple[bytes, bytes, bool]:
+        """Status, body, and whether the server keeps the connection open."""
+        writer.write(request)
+        status = (await reader.readline()).split(b" ", 2)
+        length, keep = 0, True
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            field, _, value = line.partition(b":")
+            if field.lower() == b"content-length":
+                length = int(value)
+            elif field.lower() == b"connection" and value.strip().lower() == b"close":
+                keep = False
+        code = status[1] if len(status) > 1 else b"(no status)"
+        return code, await reader.readexactly(length), keep
+
     async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for i in counter:
                 start = time.perf_counter()
-                writer.write(encoded[i % len(encoded)])
-                status = (await reader.readline()).split(b" ", 2)
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    field, _, value = line.partition(b":")
-                    if field.lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length)
-                if len(status) < 2 or status[1] != b"200" or b'"decision"' not in body:
-                    errors.append(f"{b' '.join(status[1:]).decode().strip()} {body[:100]!r}")
-                    continue
-                latencies.append(time.perf_counter() - start)
+                try:
+                    code, body, keep = await exchange(reader, writer, encoded[i % len(encoded)])
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    code, body, keep = b"(connection lost)", repr(exc).encode(), False
+                if code == b"200" and b'"decision"' in body:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors.append(f"{code.decode()} {body[:200]!r}")
+                if not keep:  # an error response may close the connection: open another
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
         finally:
             writer.close()
 

@@ -48,6 +48,7 @@ from sigver.verification.persistence import TrainedVerifier, load_verifier
 
 Database = EnrollmentDatabase
 
+_PARSE_LOCK = threading.Lock()
 _IMAGES_TABLE = ("CREATE TABLE IF NOT EXISTS serve_images (file_sha256 TEXT PRIMARY KEY, "
                  "png BLOB NOT NULL)")
 
@@ -174,6 +175,13 @@ class Backend:
             conn = self._local.conn = connect(self.db)
         return conn
 
+    def _person_svm(self, user: str, file_sha256: list[str]) -> wd.PersonSVM | None:
+        # Reading the stored SVM parses .npy headers with ast.literal_eval, which
+        # CPython 3.11 does not allow from two threads at once (SystemError "AST
+        # constructor recursion depth mismatch"): one thread of the process at a time.
+        with _PARSE_LOCK:
+            return wd.load_person_svm(self._conn(), user, file_sha256, self.model.sha256)
+
     # steps of a request ---------------------------------------------------------------
 
     def prepare(self, path: str | os.PathLike, name: str) -> PreparedImage:
@@ -208,7 +216,7 @@ class Backend:
             refs = store.references(user)
         except SigverError:  # enrolled without references yet
             return {"name": user, "references": [], "method": "wi"}
-        svm = wd.load_person_svm(self._conn(), user, refs.file_sha256, self.model.sha256)
+        svm = self._person_svm(user, refs.file_sha256)
         return {"name": user, "method": "wd" if svm else "wi",
                 "references": [{"file": path, "sha256": digest} for path, digest in
                                zip(refs.source_paths, refs.file_sha256, strict=True)]}
@@ -305,7 +313,7 @@ class Backend:
             if user not in {name for name, _ in store.users()}:
                 raise NotFoundError(f"unknown person {user!r}") from None
             raise SigverError(f"person {user!r} has no references yet") from None
-        svm = wd.load_person_svm(self._conn(), user, refs.file_sha256, self.model.sha256)
+        svm = self._person_svm(user, refs.file_sha256)
         chosen = wd.choose_method(method, svm, user)
         # The WI pair scores are reported in both cases: how the questioned signature
         # compares with each reference.
