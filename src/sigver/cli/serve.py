@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="worker processes (each loads the model once)")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
                         help="where the CNN runs")
+    parser.add_argument("--engine", default="auto", choices=("auto", "torch", "onnx"),
+                        help="how the CNN runs: PyTorch, or ONNX Runtime for an export of "
+                        "'sigver export' given as --model-path (auto: by the file's content)")
     parser.add_argument("--max-upload-mb", type=float, default=10.0,
                         help="size of one uploaded file")
     parser.add_argument("--max-pixels", type=int, default=40_000_000,
@@ -60,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-batch", type=int, default=32,
                         help="images per batched forward pass")
     parser.add_argument("--torch-threads", type=int, default=1,
-                        help="threads of each forward pass (per worker)")
+                        help="threads of each forward pass (per worker; PyTorch's or ONNX "
+                        "Runtime's)")
     parser.add_argument("--batch-wait-ms", type=float, default=10.0,
                         help="how long a batch waits for requests still preprocessing")
     return parser
@@ -84,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_path=args.model_path,
         canvas_size=tuple(args.canvas_size) if args.canvas_size else None,
         device=args.device, max_batch=args.max_batch, max_wait_ms=args.batch_wait_ms,
-        image_dir=image_dir, torch_threads=args.torch_threads,
+        image_dir=image_dir, torch_threads=args.torch_threads, engine=args.engine,
         limits=Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                       max_pixels=args.max_pixels, max_files=args.max_files,
                       request_timeout_s=args.request_timeout))

@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image
 
 from sigver.errors import SigverError
+from sigver.serve.inference import Network
 from sigver.verification import wd
 from sigver.verification.api import (
-    FeatureModel,
     PreparedImage,
     enrollment_settings,
     prepare_image,
@@ -48,6 +48,7 @@ from sigver.verification.persistence import TrainedVerifier, load_verifier
 
 Database = EnrollmentDatabase
 
+_PARSE_LOCK = threading.Lock()
 _IMAGES_TABLE = ("CREATE TABLE IF NOT EXISTS serve_images (file_sha256 TEXT PRIMARY KEY, "
                  "png BLOB NOT NULL)")
 
@@ -117,13 +118,16 @@ class Backend:
         Canvas of a new database (default: the GPDS canvas).
     device, batch_size
         Where and in what batches the CNN runs.
+    engine, threads
+        ``auto`` (by the model file's content), ``torch`` or ``onnx``; an ONNX session's
+        intra-op threads (``sigver.serve.inference.Network``).
     """
 
     def __init__(self, db: str | os.PathLike, classifier: str | os.PathLike, *,
                  background: str | os.PathLike | None = None,
                  model_path: str | os.PathLike | None = None,
                  canvas_size: tuple[int, int] | None = None, device: str = "cpu",
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, engine: str = "auto", threads: int = 1) -> None:
         self.db = Path(db)
         self._local = threading.local()
         with open_database(self.db, create=model_path is not None) as store:
@@ -131,11 +135,12 @@ class Backend:
         if stored is None and model_path is None:
             raise SigverError(f"--db {self.db}: nobody is enrolled yet; give --model-path "
                               "for the first enrollment")
-        self.model = FeatureModel(model_path or stored.model_path,
-                                  stored.model_sha256 if stored else None, device, batch_size)
-        # the settings recorded in the database, else in the model folder (docs/preprocessing.md)
+        self.model = Network(model_path or stored.model_path,
+                             stored.model_sha256 if stored else None, device=device,
+                             engine=engine, threads=threads, batch_size=batch_size)
+        # the settings recorded in the database, else with the model (docs/preprocessing.md)
         preprocessing, _ = enrollment_settings(self.db, model_path or stored.model_path,
-                                               canvas_size=canvas_size)
+                                               canvas_size=canvas_size, engine=engine)
         self.settings = DatabaseSettings(
             model_sha256=self.model.sha256,
             model_path=str(stored.model_path if stored else self.model.path.resolve()),
@@ -169,6 +174,13 @@ class Backend:
         if conn is None:
             conn = self._local.conn = connect(self.db)
         return conn
+
+    def _person_svm(self, user: str, file_sha256: list[str]) -> wd.PersonSVM | None:
+        # Reading the stored SVM parses .npy headers with ast.literal_eval, which
+        # CPython 3.11 does not allow from two threads at once (SystemError "AST
+        # constructor recursion depth mismatch"): one thread of the process at a time.
+        with _PARSE_LOCK:
+            return wd.load_person_svm(self._conn(), user, file_sha256, self.model.sha256)
 
     # steps of a request ---------------------------------------------------------------
 
@@ -204,7 +216,7 @@ class Backend:
             refs = store.references(user)
         except SigverError:  # enrolled without references yet
             return {"name": user, "references": [], "method": "wi"}
-        svm = wd.load_person_svm(self._conn(), user, refs.file_sha256, self.model.sha256)
+        svm = self._person_svm(user, refs.file_sha256)
         return {"name": user, "method": "wd" if svm else "wi",
                 "references": [{"file": path, "sha256": digest} for path, digest in
                                zip(refs.source_paths, refs.file_sha256, strict=True)]}
@@ -301,7 +313,7 @@ class Backend:
             if user not in {name for name, _ in store.users()}:
                 raise NotFoundError(f"unknown person {user!r}") from None
             raise SigverError(f"person {user!r} has no references yet") from None
-        svm = wd.load_person_svm(self._conn(), user, refs.file_sha256, self.model.sha256)
+        svm = self._person_svm(user, refs.file_sha256)
         chosen = wd.choose_method(method, svm, user)
         # The WI pair scores are reported in both cases: how the questioned signature
         # compares with each reference.

@@ -41,6 +41,7 @@ class FeatureBatcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.batches = 0
+        self.images = 0
         self._queue: queue.Queue = queue.Queue()
         self._incoming = 0
         self._lock = threading.Lock()
@@ -103,6 +104,7 @@ class FeatureBatcher:
                     future.set_exception(exc)
                 continue
             self.batches += 1
+            self.images += len(images)
             start = 0
             for item, future in batch:
                 future.set_result(features[start:start + len(item)])

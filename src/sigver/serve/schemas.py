@@ -14,6 +14,7 @@ class Health(BaseModel):
     wi_threshold: float
     wd_available: bool
     limits: dict
+    batching: dict
 
 
 class PersonSummary(BaseModel):
