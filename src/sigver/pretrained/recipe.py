@@ -32,12 +32,11 @@ from typing import Any
 import numpy as np
 
 from sigver.errors import ParameterError
+from sigver.pretrained import CLASSIFIER_FILE, MODEL_FILE
 
 # Seed offsets: each skill group of training writers is drawn with RECIPE.seed + group;
 # the development writers of the classifier with RECIPE.seed + DEV_SEED_OFFSET.
 DEV_SEED_OFFSET = 1000
-MODEL_FILE = "model.pth"
-CLASSIFIER_FILE = "wi-classifier.zip"
 
 
 @dataclass(frozen=True)
@@ -126,11 +125,11 @@ class Recipe:
 # The shipped model (docs/pretrained.md has its run time and figures). Sized to train in
 # about 45 minutes on a shared 2-core CPU; the forger-skill mix keeps the demo's easy
 # forgeries (0.1) and adds closer ones.
-RECIPE = Recipe(writers=360, genuine=12, skilled=6, skills=(0.1, 0.3, 0.6),
+RECIPE = Recipe(writers=300, genuine=12, skilled=6, skills=(0.1, 0.3, 0.6),
                 dev_writers=60, dev_genuine=16, dev_skilled=10,
                 canvas=(952, 1360), img_size=(170, 242), input_size=(150, 220),
                 model="signet_thin", first_epochs=6, lamb=0.5, triplet_epochs=1,
-                triplet_batch=256, lr=0.01, lr_decay_times=2, gen_for_ref=10, fusion="max",
+                triplet_batch=256, lr=0.01, lr_decay_times=2, gen_for_ref=8, fusion="max",
                 seed=2026)
 # A few seconds: proves the recipe end to end (tests).
 TINY = dataclasses.replace(RECIPE, writers=6, genuine=6, skilled=2, skills=(0.1, 0.6),
