@@ -69,3 +69,15 @@ def test_default_names_the_built_in_model(store, tmp_path) -> None:
     assert tuned.name == "signet_thin"
     conv = "conv_layers.conv1.conv.weight"
     assert torch.allclose(built_in.model.state_dict()[conv], tuned.model.state_dict()[conv])
+
+
+def test_the_command_names_init_in_its_errors(store, source, tmp_path, capsys) -> None:
+    from sigver.cli import main as sigver_main
+
+    base = ["train", "--dataset-path", str(store), "--logdir", str(tmp_path / "run"),
+            "--users", "0", "6", "--epochs", "1", "--no-progress"]
+    assert sigver_main([*base, "--init", str(source), "--checkpoint", str(source)]) == 2
+    assert "--init" in capsys.readouterr().err
+    assert sigver_main([*base, "--init", str(tmp_path / "missing.pth")]) == 2
+    err = capsys.readouterr().err
+    assert "--init" in err and "missing.pth" in err
