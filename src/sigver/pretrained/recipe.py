@@ -128,7 +128,7 @@ class Recipe:
 RECIPE = Recipe(writers=300, genuine=12, skilled=6, skills=(0.1, 0.3, 0.6),
                 dev_writers=60, dev_genuine=16, dev_skilled=10,
                 canvas=(952, 1360), img_size=(170, 242), input_size=(150, 220),
-                model="signet_thin", first_epochs=6, lamb=0.5, triplet_epochs=1,
+                model="signet_thin", first_epochs=4, lamb=0.5, triplet_epochs=1,
                 triplet_batch=256, lr=0.01, lr_decay_times=2, gen_for_ref=8, fusion="max",
                 seed=2026)
 # A few seconds: proves the recipe end to end (tests).
