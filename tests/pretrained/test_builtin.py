@@ -10,7 +10,7 @@ import torch
 from pretrained_helpers import golden_scan_features
 from sigver.featurelearning.models import load_model_parts, read_model_file
 from sigver.io import file_sha256
-from sigver.pretrained import classifier_path, model_path, resolve_model
+from sigver.pretrained import classifier_path, model_path, recorded_model, resolve_model
 from sigver.pretrained.recipe import RECIPE
 from sigver.settings import PreprocessingSettings, read_model_settings
 from sigver.verification.persistence import load_verifier
@@ -51,3 +51,11 @@ def test_the_golden_scans_have_the_pinned_features(golden_dir) -> None:
     expected = np.load(GOLDEN_FEATURES)
     assert features.shape == expected.shape == (5, 1024)
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_moved_built_in_model_is_found_by_its_sha256(tmp_path) -> None:
+    gone = tmp_path / "old-site-packages" / "model.pth"
+    assert recorded_model(gone, MODEL_SHA256) == model_path()
+    assert recorded_model(gone, "0" * 64) == gone  # another model: left to fail by name
+    other = tmp_path / "other.pth"
+    assert recorded_model(other, MODEL_SHA256) == other  # another file name
