@@ -51,3 +51,16 @@ def test_writers_are_split_among_the_forger_skills(tmp_path) -> None:
     assert read_store_settings(path).canvas_size == TINY.canvas
     # the groups are different writers (own seeds), not copies of each other
     assert not np.array_equal(x[y == 0][0], x[y == 3][0])
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("model", "resnet"), ("skills", (0.1, 1.5)), ("writers", 3), ("first_epochs", 0),
+    ("genuine", 1), ("dev_genuine", 3), ("dev_writers", 2), ("lamb", 2.0)])
+def test_impossible_recipes_name_the_field(field, value, tmp_path) -> None:
+    import dataclasses
+
+    from sigver.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=f"^{field}="):
+        run_recipe(tmp_path, dataclasses.replace(TINY, **{field: value}), echo=None)
+    assert not (tmp_path / "train.npz").exists()

@@ -108,7 +108,9 @@ class Recipe:
         for name in ("first_epochs", "triplet_epochs", "lr_decay_times", "gen_for_ref"):
             if getattr(self, name) < 1:
                 raise ParameterError(name, getattr(self, name), "must be >= 1")
-        if self.genuine < 2 or self.dev_genuine <= self.gen_for_ref:
+        if self.genuine < 2:
+            raise ParameterError("genuine", self.genuine, "must be >= 2")
+        if self.dev_genuine <= self.gen_for_ref:
             raise ParameterError("dev_genuine", self.dev_genuine,
                                  f"must exceed gen_for_ref={self.gen_for_ref}")
         if self.dev_writers < 6:
