@@ -17,6 +17,8 @@ from sigver.synthetic.generate import generate_images
 from sigver.verification.database import EnrollmentDatabase
 from sigver.verification.persistence import load_verifier
 
+pytestmark = pytest.mark.slow  # CNN features of a few dozen scans per test
+
 
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory):
