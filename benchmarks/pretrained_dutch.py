@@ -189,6 +189,8 @@ def uptime() -> str:
 
 def main() -> None:
     args = parse_args()
+    if not args.data.is_dir():  # before any work (the verification reads the scans)
+        raise SystemExit(f"--data {args.data}: not a folder")
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
