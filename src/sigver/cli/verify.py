@@ -91,11 +91,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     checks.input_file("--model-path", args.model_path, "model")
     checks.workers("--workers", args.workers)
     from sigver.verification.api import Verifier  # the network only when verifying
+    from sigver.verification.summary import exit_status, summary_lines
 
     if args.classifier is None:
         print("note: no --classifier: using the built-in writer-independent classifier "
               "(docs/pretrained.md)", file=sys.stderr)
-    from sigver.verification.summary import exit_status, summary_lines
 
     with checks.paths_as_flags({"--db": args.db, "--classifier": args.classifier,
                                 "--model-path": args.model_path}), \

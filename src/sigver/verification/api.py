@@ -156,7 +156,8 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
                                            img_size=img_size, input_size=input_size,
                                            crop_oversize=crop_oversize, engine=engine)
     if model_path is None:
-        model_path = stored.model_path if stored else builtin_model_path()
+        model_path = (recorded_model(stored.model_path, stored.model_sha256) if stored
+                      else builtin_model_path())
     model = FeatureModel(model_path, stored.model_sha256 if stored else None, device,
                          batch_size, engine)
     wanted = DatabaseSettings(
