@@ -4,6 +4,8 @@ list / remove enrolled users); the library is ``sigver.verification.api.enroll``
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
 from sigver.cli import checks
@@ -30,8 +32,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument("--db", default=DEFAULT_DB, help="enrollment database (SQLite)")
     parser.add_argument("--user", help="the person's id")
     parser.add_argument("--model-path", help="feature model file (PyTorch, or its ONNX "
-                        "export); needed for a new database, later the database's own model "
-                        "is used (and checked; an export of it is accepted)")
+                        "export) for a new database; later the database's own model is used "
+                        "(and checked; an export of it is accepted). A new database without "
+                        "one uses the built-in model (synthetic signatures only; "
+                        "docs/pretrained.md)")
     parser.add_argument("--engine", default="auto", choices=ENGINES,
                         help="what runs the network: PyTorch, ONNX Runtime, or auto (by "
                              "the model file's content)")
@@ -93,6 +97,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             raise SigverError("no reference files given (sigver enroll --user ID FILE...)")
         from sigver.verification.api import enroll  # torch only when enrolling
 
+        if args.model_path is None and _new_database(args.db):
+            print(f"note: no --model-path: {args.db} is enrolled with the built-in model "
+                  "(trained on synthetic signatures; docs/pretrained.md)", file=sys.stderr)
+
         result = enroll(args.files, args.user, db=args.db, model_path=args.model_path,
                         canvas_size=args.canvas_size, img_size=args.img_size,
                         input_size=args.input_size, device=args.device,
@@ -111,6 +119,13 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
               f"SVM needs at least {MIN_REFERENCES}, so verification uses the "
               "writer-independent classifier")
     return 0
+
+
+def _new_database(db: str) -> bool:
+    if not os.path.exists(db):
+        return True
+    with EnrollmentDatabase(db) as database:
+        return database.settings() is None
 
 
 def _list(db: str) -> int:

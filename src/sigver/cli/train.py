@@ -84,6 +84,11 @@ def build_parser(*, contrastive: bool = True, prog: str | None = None
         help="network input (random crops in training, centre crop otherwise)")
     add("--checkpoint", default=None,
         help="starting weights (model file); with --test, the file to evaluate")
+    # No default shown: the help's one "default" is the value naming the built-in model.
+    add("--init", default=argparse.SUPPRESS, metavar="MODEL",
+        help="fine-tune from this model file, or 'default' for the built-in model trained "
+             "on synthetic signatures (docs/pretrained.md); its heads are kept only when "
+             "they fit the selected users; not with --checkpoint")
     add("--test", action="store_true", help="only evaluate --checkpoint on the validation set")
     add("--seed", type=int, default=42, help="seeds the split, sampling, crops and weights")
     add("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -117,7 +122,8 @@ def config_kwargs(args: argparse.Namespace, *, contrastive: bool) -> dict[str, A
         "batch_size": args.batch_size, "lr": args.lr, "lr_decay": args.lr_decay,
         "lr_decay_times": args.lr_decay_times, "momentum": args.momentum,
         "weight_decay": args.weight_decay, "input_size": tuple(args.input_size),
-        "checkpoint": args.checkpoint, "seed": args.seed, "device": args.device,
+        "checkpoint": args.checkpoint, "init": getattr(args, "init", None),
+        "seed": args.seed, "device": args.device,
         "gpu_idx": args.gpu_idx, "amp": not args.no_amp, "workers": args.workers,
         "tensorboard": args.tensorboard, "resume": args.resume,
         "progress": not args.no_progress, "trust_pickles": args.trust_pickles, **task}
@@ -144,6 +150,10 @@ def _command(argv: Sequence[str] | None, *, contrastive: bool, prog: str | None)
         config.validate()  # the numbers first, then the files
         checks.input_file("--dataset-path", args.dataset_path, "store")
         checks.input_file("--checkpoint", args.checkpoint, "model")
+        if config.init is not None:
+            from sigver.featurelearning.train import init_model_path
+
+            checks.input_file("--init", init_model_path(config.init), "model")
         if not args.test:
             checks.output_folder("--logdir", args.logdir)
             checks.output_folder("--tensorboard", args.tensorboard)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter)
     parser.add_argument("files", nargs="+", metavar="FILE", help="questioned signature images")
     parser.add_argument("--db", default=DEFAULT_DB, help="enrollment database (SQLite)")
-    parser.add_argument("--classifier", required=True,
-                        help="classifier file from 'sigver wi fit'")
+    parser.add_argument("--classifier",
+                        help="classifier file from 'sigver wi fit' (default: the built-in "
+                             "classifier, for a database enrolled with the built-in model)")
     parser.add_argument("--user", required=True, help="the claimed person's id")
     parser.add_argument("--model-path", help="feature model, PyTorch or its ONNX export "
                         "(default: the one the database recorded; it must be that model or "
@@ -91,6 +93,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     from sigver.verification.api import Verifier  # the network only when verifying
     from sigver.verification.summary import exit_status, summary_lines
 
+    if args.classifier is None:
+        print("note: no --classifier: using the built-in writer-independent classifier "
+              "(docs/pretrained.md)", file=sys.stderr)
+
     with checks.paths_as_flags({"--db": args.db, "--classifier": args.classifier,
                                 "--model-path": args.model_path}), \
             parameters_as_flags(parser), one_line_warnings(parser), \
@@ -103,7 +109,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     method = results[0].method
     if args.json:
         print(json.dumps({"user": args.user, "db": str(args.db),
-                          "classifier": str(args.classifier), "fusion": fusion,
+                          "classifier": str(args.classifier or "built-in"), "fusion": fusion,
                           "method": method, "results": [r.as_dict() for r in results]},
                          indent=2))
     elif args.summary:

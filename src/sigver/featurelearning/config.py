@@ -24,7 +24,7 @@ FORGERY_LOSSES = ("eq3", "eq4")
 # Settings that must match for ``resume`` to continue a run.
 RESUME_KEYS = ("users", "model", "task", "loss_type", "margin", "temperature", "forg", "lamb",
                "forg_loss", "epochs", "batch_size", "lr", "lr_decay", "lr_decay_times",
-               "momentum", "weight_decay", "input_size", "seed", "val_fraction")
+               "momentum", "weight_decay", "input_size", "seed", "val_fraction", "init")
 
 
 @dataclass
@@ -63,6 +63,11 @@ class TrainConfig:
         ``(H, W)`` network input: random crops in training, the centre crop otherwise.
     checkpoint
         Starting weights (a model file); ``evaluate`` evaluates it.
+    init
+        Fine-tune from this model file, or ``"default"`` for the built-in model
+        (docs/pretrained.md): its feature extractor is the starting point; its
+        classification (and forgery) layer is kept when it has one output per selected
+        user, else the heads start afresh. Not together with ``checkpoint``.
     seed
         Seeds the split, the batches, the crops and the initial weights.
     device, gpu_idx, amp, workers
@@ -100,6 +105,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     input_size: tuple[int, int] = (150, 220)
     checkpoint: str | None = None
+    init: str | None = None
     seed: int = 42
     device: str = "auto"
     gpu_idx: int | None = None
@@ -153,6 +159,9 @@ class TrainConfig:
                 raise ParameterError(name, getattr(self, name), "must be > 0")
         if not 0 <= self.lamb <= 1:
             raise ParameterError("lamb", self.lamb, "must be in [0, 1]")
+        if self.init is not None and self.checkpoint is not None:
+            raise ParameterError("init", self.init, "give either init or checkpoint (both are "
+                                 "starting weights), not both")
         if not 0 < self.val_fraction < 1:
             raise ParameterError("val_fraction", self.val_fraction, "must be in (0, 1)")
 

@@ -113,13 +113,15 @@ def _train(config: TrainConfig, device: torch.device, group: Group,
     history: History = []
     try:
         loop = EpochLoop(config, device, on_epoch_end, writer, group)
-        model_path = config.checkpoint
+        model_path = config.checkpoint or init_model_path(config.init)
         settings = None
         if config.task in ("signet", "multi"):
             outdir = logdir if config.task == "signet" else logdir / "first_task"
             data = _load(config, genuine_only=not config.forg)
             model = _initial_model(config, device, model_path)
             task = _first_task(config, data, device, model.feature_space_size)
+            if config.init is not None:
+                _reuse_heads(task, model_path, config, device)
             settings = _training_settings(config, data)
             if group.is_main:
                 _record_settings(outdir, settings)
@@ -242,6 +244,28 @@ def _seed_everything(seed: int, device: torch.device) -> None:
         # cuBLAS also needs this workspace setting, set before its first use.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def init_model_path(init: str | None) -> str | None:
+    """The model file ``TrainConfig.init`` names (``"default"``: the built-in model)."""
+    if init is None:
+        return None
+    from sigver.pretrained import resolve_model
+
+    return str(resolve_model(init))
+
+
+def _reuse_heads(task: ClassificationTask, path: str | None, config: TrainConfig,
+                 device: torch.device) -> None:
+    """Keep the heads of the ``init`` model file where they fit the selected users (the
+    same number of classes); otherwise the task's fresh heads stay."""
+    parts = load_model_parts(path, config.model, device)
+    clf = parts.classification_layer
+    if clf is None or clf.out_features != task.heads["clf"].out_features:
+        return
+    task.heads["clf"] = clf
+    if "forg" in task.heads and parts.forgery_layer is not None:
+        task.heads["forg"] = parts.forgery_layer
 
 
 def _initial_model(config: TrainConfig, device: torch.device, path: str | None) -> nn.Module:

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sigver.errors import ParameterError, SigverError
+from sigver.pretrained import classifier_path, recorded_model
+from sigver.pretrained import model_path as builtin_model_path
 from sigver.settings import PreprocessingSettings, resolve_settings
 from sigver.verification.database import (
     DEFAULT_DB,
@@ -93,8 +95,7 @@ def enrollment_settings(db: PathLike = DEFAULT_DB, model_path: PathLike | None =
         recorded, source = stored.preprocessing, f"the enrollment database {db}"
     else:
         if model_path is None:
-            raise ParameterError("model_path", None, "a model file is needed for the first "
-                                 f"enrollment into {db}")
+            model_path = builtin_model_path()
         check_model_file(model_path)
         recorded, source = model_settings(model_path, engine)
     settings = resolve_settings(recorded, source=source, canvas_size=canvas_size,
@@ -127,7 +128,9 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
     db
         The SQLite enrollment database (created when missing).
     model_path
-        The feature model; optional once the database exists (its recorded model).
+        The feature model; optional once the database exists (its recorded model). A
+        new database without one is enrolled with the built-in model
+        (``sigver.pretrained``, docs/pretrained.md).
     canvas_size, img_size, input_size
         Only where nothing records them (a model folder without ``preprocessing.json``);
         a value contradicting the recorded one is a ``ParameterError``.
@@ -153,7 +156,8 @@ def enroll(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DE
                                            img_size=img_size, input_size=input_size,
                                            crop_oversize=crop_oversize, engine=engine)
     if model_path is None:
-        model_path = stored.model_path  # type: ignore[union-attr]  # checked above
+        model_path = (recorded_model(stored.model_path, stored.model_sha256) if stored
+                      else builtin_model_path())
     model = FeatureModel(model_path, stored.model_sha256 if stored else None, device,
                          batch_size, engine)
     wanted = DatabaseSettings(
@@ -278,7 +282,8 @@ class Verifier:
         The enrollment database (must exist).
     classifier
         A classifier file from ``sigver wi fit``; it must have been trained on features
-        of the database's model.
+        of the database's model. None: the built-in classifier, which fits a database
+        enrolled with the built-in model (docs/pretrained.md).
     model_path
         The feature model; by default the file the database recorded (checked by SHA-256
         either way). An ONNX export of the database's model is accepted.
@@ -288,12 +293,14 @@ class Verifier:
         ``auto``, ``torch`` or ``onnx`` (see ``FeatureModel``).
     """
 
-    def __init__(self, db: PathLike = DEFAULT_DB, classifier: PathLike = "wi.skops", *,
+    def __init__(self, db: PathLike = DEFAULT_DB, classifier: PathLike | None = None, *,
                  model_path: PathLike | None = None, device: str = "auto",
                  batch_size: int = 32, engine: str = "auto") -> None:
         # skops imports every scikit-learn estimator: only verification pays for it.
         from sigver.verification.persistence import load_verifier
 
+        builtin = classifier is None
+        classifier = classifier_path() if builtin else classifier
         self.database = EnrollmentDatabase(db)
         try:
             settings = self.database.settings()
@@ -301,6 +308,11 @@ class Verifier:
                 raise SigverError(f"{db}: nobody is enrolled yet")
             self.settings = settings
             self.classifier: TrainedVerifier = load_verifier(classifier)
+            if builtin and self.classifier.model_sha256 != settings.model_sha256:
+                raise ParameterError(
+                    "classifier", None, f"the built-in classifier fits the built-in model "
+                    f"only; the database {db} was enrolled with another model: give the "
+                    "classifier fitted on its features")
             if self.classifier.model_sha256 != settings.model_sha256:
                 raise ParameterError(
                     "classifier", str(classifier), "was trained on features of another "
@@ -310,7 +322,8 @@ class Verifier:
                 raise ParameterError(
                     "classifier", str(classifier), f"expects {self.classifier.feature_dim}"
                     f"-d features, the database {db} holds {settings.feature_dim}-d features")
-            self.model = FeatureModel(model_path or settings.model_path,
+            self.model = FeatureModel(model_path or recorded_model(settings.model_path,
+                                                                   settings.model_sha256),
                                       settings.model_sha256, device, batch_size, engine)
         except BaseException:
             self.database.close()
@@ -405,7 +418,7 @@ class Verifier:
 
 
 def verify(files: Sequence[PathLike] | PathLike, user: str, *, db: PathLike = DEFAULT_DB,
-           classifier: PathLike = "wi.skops", model_path: PathLike | None = None,
+           classifier: PathLike | None = None, model_path: PathLike | None = None,
            device: str = "auto", workers: int = 1, crop_oversize: bool | None = None,
            engine: str = "auto", method: str = "auto",
            threshold: float | None = None) -> list[VerificationResult]:

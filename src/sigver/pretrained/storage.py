@@ -1,0 +1,32 @@
+"""Half-precision storage of a model file.
+
+The built-in model is stored in float16 to halve the file; every reader of model files
+(``load_model_parts`` and the verification engines) copies the values into float32
+modules, so the network computes in float32. The features then differ from those of the
+float32 original by the rounding of the weights only (docs/pretrained.md gives the
+measured difference).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from sigver.featurelearning.models import read_model_file
+from sigver.io import atomic_output
+from sigver.settings import read_model_settings, write_model_settings
+
+
+def save_half_model(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Write the feature extractor of model file ``source`` to ``target`` in float16
+    (integer buffers unchanged; the classification and forgery heads left out), with the
+    ``preprocessing.json`` of ``source`` beside it when it has one."""
+    features, _, _ = read_model_file(source)
+    half = {key: value.half() if value.is_floating_point() else value
+            for key, value in features.items()}
+    with atomic_output(target) as tmp:
+        torch.save((half, {}, {}), tmp)
+    settings = read_model_settings(source)
+    if settings is not None:
+        write_model_settings(target, settings)
