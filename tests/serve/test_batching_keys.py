@@ -98,4 +98,36 @@ def test_serve_refuses_a_database_without_model(tmp_path, capsys):
     assert "no such enrollment database" in capsys.readouterr().err
     create_key(tmp_path / "new.db", "admin")  # creates an empty database
     assert sigver_main(serve) == 2
-    assert "nobody is enrolled yet; give --model-path" in capsys.readouterr().err
+    # nobody enrolled and no --model-path: the built-in model, which this classifier
+    # file (absent) cannot be checked against
+    assert "wi.skops" in capsys.readouterr().err
+
+
+def test_a_new_database_serves_the_builtin_model_and_classifier(tmp_path):
+    from sigver import pretrained
+    from sigver.io import file_sha256
+    from sigver.serve.backend import Backend
+    from sigver.verification.persistence import load_verifier
+
+    create_key(tmp_path / "new.db", "admin")
+    backend = Backend(tmp_path / "new.db")
+    assert backend.model.sha256 == file_sha256(pretrained.model_path())
+    shipped = load_verifier(pretrained.classifier_path())
+    assert backend.classifier.threshold == shipped.threshold
+    assert backend.settings.preprocessing == pretrained_settings()
+
+
+def pretrained_settings():
+    from sigver import pretrained
+    from sigver.settings import read_model_settings
+
+    return read_model_settings(pretrained.model_path())
+
+
+def test_the_builtin_classifier_refuses_another_model(tmp_path, world):
+    from sigver.errors import SigverError
+    from sigver.serve.backend import Backend
+
+    create_key(tmp_path / "new.db", "admin")
+    with pytest.raises(SigverError, match="--classifier is needed"):
+        Backend(tmp_path / "new.db", model_path=world["model"], canvas_size=world["canvas"])

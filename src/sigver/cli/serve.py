@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 
@@ -33,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "API request needs a key from 'sigver keys create'.",
         formatter_class=HelpFormatter)
     parser.add_argument("--db", required=True, help="enrollment database (SQLite)")
-    parser.add_argument("--classifier", required=True,
-                        help="writer-independent classifier file from 'sigver wi fit'")
+    parser.add_argument("--classifier",
+                        help="writer-independent classifier file from 'sigver wi fit' "
+                        "(default: the built-in one, for the built-in model)")
     parser.add_argument("--background", help="background file from 'sigver background': "
                         "train a writer-dependent SVM for each person with enough "
                         "references")
@@ -82,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.workers < 1:
         raise SigverError(f"--workers {args.workers}: at least 1")
+    if args.classifier is None:
+        print("note: no --classifier: using the built-in writer-independent classifier "
+              "(docs/pretrained.md)", file=sys.stderr)
     image_dir = tempfile.mkdtemp(prefix="sigver-serve-")
     config = ServeConfig(
         db=args.db, classifier=args.classifier, background=args.background,

@@ -54,7 +54,7 @@ class ServeConfig:
     """Everything a service process needs (JSON-serialisable, for worker processes)."""
 
     db: str
-    classifier: str
+    classifier: str | None = None  # None: the built-in one (docs/pretrained.md)
     background: str | None = None
     model_path: str | None = None
     canvas_size: tuple[int, int] | None = None

@@ -28,6 +28,8 @@ import numpy as np
 from PIL import Image
 
 from sigver.errors import SigverError
+from sigver.pretrained import classifier_path, recorded_model
+from sigver.pretrained import model_path as builtin_model_path
 from sigver.serve.inference import Network
 from sigver.verification import wd
 from sigver.verification.api import (
@@ -123,7 +125,7 @@ class Backend:
         intra-op threads (``sigver.serve.inference.Network``).
     """
 
-    def __init__(self, db: str | os.PathLike, classifier: str | os.PathLike, *,
+    def __init__(self, db: str | os.PathLike, classifier: str | os.PathLike | None = None, *,
                  background: str | os.PathLike | None = None,
                  model_path: str | os.PathLike | None = None,
                  canvas_size: tuple[int, int] | None = None, device: str = "cpu",
@@ -133,13 +135,14 @@ class Backend:
         with open_database(self.db, create=model_path is not None) as store:
             stored = store.settings()
         if stored is None and model_path is None:
-            raise SigverError(f"--db {self.db}: nobody is enrolled yet; give --model-path "
-                              "for the first enrollment")
-        self.model = Network(model_path or stored.model_path,
+            model_path = builtin_model_path()  # a new database: docs/pretrained.md
+        # the recorded model, or the built-in one when its recorded file moved
+        source = model_path or recorded_model(stored.model_path, stored.model_sha256)
+        self.model = Network(source,
                              stored.model_sha256 if stored else None, device=device,
                              engine=engine, threads=threads, batch_size=batch_size)
         # the settings recorded in the database, else with the model (docs/preprocessing.md)
-        preprocessing, _ = enrollment_settings(self.db, model_path or stored.model_path,
+        preprocessing, _ = enrollment_settings(self.db, source,
                                                canvas_size=canvas_size, engine=engine)
         self.settings = DatabaseSettings(
             model_sha256=self.model.sha256,
@@ -147,7 +150,12 @@ class Backend:
             feature_dim=self.model.feature_dim, preprocessing=preprocessing)
         if stored is not None:
             check_same_settings(stored, self.settings, self.db)
+        builtin = classifier is None
+        classifier = classifier_path() if builtin else classifier
         self.classifier: TrainedVerifier = load_verifier(classifier)
+        if builtin and self.classifier.model_sha256 != self.model.sha256:
+            raise SigverError(f"--classifier is needed: --db {self.db}'s model is not the "
+                              "built-in one, which the built-in classifier scores")
         if self.classifier.model_sha256 != self.model.sha256:
             raise SigverError(f"--classifier {classifier} was trained on features of another "
                               f"model than --db {self.db}'s")
