@@ -25,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import config_context
 
-from sigver.protocols.kernels import make_svc
+from sigver.protocols.kernels import fit_precomputed
 
 # ``kernel(a, b)``: the kernel block between training rows ``a`` and ``b`` (indices)
 KernelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -150,12 +149,9 @@ def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
 def _fit(working: _WorkingSet, labels: np.ndarray, C: float,
          class_weight: dict | None) -> tuple[np.ndarray, np.ndarray, float]:
     """libsvm on the working set's precomputed kernel."""
-    svc = make_svc("rbf", C, 0.0, class_weight=class_weight, precomputed=True)
-    # the kernel is finite by construction; sklearn would scan the whole matrix
-    with config_context(assume_finite=True):
-        svc.fit(working.matrix, labels[working.rows])
-    return (working.rows[svc.support_], svc.dual_coef_[0].copy(),
-            float(svc.intercept_[0]))
+    support, coef, intercept = fit_precomputed(working.matrix, labels[working.rows], C,
+                                               class_weight)
+    return working.rows[support], coef, intercept
 
 
 def _decision(kernel: KernelFn, rows: np.ndarray, support: np.ndarray, coef: np.ndarray,
