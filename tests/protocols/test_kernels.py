@@ -22,7 +22,7 @@ def test_float32_block_matches_float64(kernel):
 
 
 @pytest.mark.parametrize("class_weight", [None, {1: 7.5}, {-1: 0.5, 1: 3.0}])
-def test_fit_precomputed_is_svc_bit_for_bit(class_weight):
+def test_fit_precomputed_is_svc_bit_for_bit(class_weight, capfd):
     from sklearn.svm import SVC
 
     rng = np.random.default_rng(1)
@@ -37,6 +37,10 @@ def test_fit_precomputed_is_svc_bit_for_bit(class_weight):
     assert np.array_equal(coef, svc.dual_coef_[0])
     assert intercept == svc.intercept_[0]
     assert 0 < len(support) < len(labels)
+    SVC(kernel="precomputed", verbose=True).fit(matrix, labels)  # libsvm verbose now
+    capfd.readouterr()
+    fit_precomputed(matrix, labels, 2.0, class_weight)
+    assert capfd.readouterr().out == ""  # libsvm's progress report stays off
 
 
 @pytest.mark.parametrize("labels, class_weight, problem", [

@@ -144,6 +144,7 @@ def fit_precomputed(matrix: np.ndarray, labels: np.ndarray, C: float,
     unknown = set(weights) - {-1, 1}
     if unknown:
         raise ValueError(f"class_weight has labels {sorted(unknown)} not in +1 / -1")
+    _libsvm.set_verbosity_wrap(0)  # a process-wide libsvm setting, which SVC sets per fit
     # SVC's encoding: classes sorted (-1, +1) as 0, 1, weights in that order
     support, _, _, dual_coef, intercept, *_ = _libsvm.fit(
         matrix, positive.astype(np.float64), svm_type=0, sample_weight=np.empty(0),
