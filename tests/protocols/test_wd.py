@@ -126,3 +126,10 @@ def test_bad_input_names_the_python_parameter():
     with pytest.raises(ParameterError, match="^num_forg_from_dev=23: .* user 12 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 23, 10)
 
+
+@pytest.mark.parametrize("k", [0, 1, 7, 30, 40])
+def test_largest_is_the_head_of_a_stable_descending_sort(k):
+    # few distinct values: many ties, some straddling the k-th place
+    values = np.random.default_rng(k).integers(0, 6, 30).astype(np.float32)
+    expected = np.sort(np.argsort(-values, kind="stable")[:k])
+    assert np.array_equal(fast.largest(values, k), expected)

@@ -190,16 +190,23 @@ class FoldKernel:
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The kernel between pool rows ``a`` and ``b`` (few rows: a working set)."""
-        out = self.rows_of(b)[:, np.minimum(a, self.n_dev - 1)].T.copy()
         a_own, b_own = np.flatnonzero(a >= self.n_dev), np.flatnonzero(b >= self.n_dev)
+        b_neg = np.flatnonzero(b < self.n_dev)
+        if self.full is not None:
+            # only the entries asked for: whole rows of the block cost more to copy
+            out = np.empty((len(a), len(b)), dtype=self.x.dtype)
+            a_neg = np.flatnonzero(a < self.n_dev)
+            out[:, b_neg] = self.full[np.ix_(a, b[b_neg])]
+            out[np.ix_(a_neg, b_own)] = self.full[np.ix_(b[b_own], a[a_neg])].T
+        else:
+            out = self.rows_of(b)[:, np.minimum(a, self.n_dev - 1)].T.copy()
+            if len(a_own) and len(b_neg):
+                out[np.ix_(a_own, b_neg)] = self.own[a[a_own] - self.n_dev][:, b[b_neg]]
         if len(a_own) and len(b_own):
             out[np.ix_(a_own, b_own)] = kernel_block(
                 self.x[a[a_own]], self.x[b[b_own]], self.norms[a[a_own]],
                 self.norms[b[b_own]], self.svm_type, self.gamma) \
                 if self.svm_type == "rbf" else self.x[a[a_own]] @ self.x[b[b_own]].T
-        if len(a_own) and len(b) - len(b_own):
-            b_neg = np.flatnonzero(b < self.n_dev)
-            out[np.ix_(a_own, b_neg)] = self.own[a[a_own] - self.n_dev][:, b[b_neg]]
         return out
 
     def decision(self, rows: np.ndarray, support: np.ndarray,
@@ -215,6 +222,18 @@ class FoldKernel:
         return values[rows]
 
 
+def largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest values, ties broken towards the lower index: the
+    first ``k`` of a stable descending sort, as a set (ascending), found by a partition
+    instead of a sort."""
+    if k >= len(values) or k <= 0:
+        return np.arange(len(values) if k > 0 else 0)
+    threshold = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > threshold)
+    tied = np.flatnonzero(values == threshold)[:k - len(above)]
+    return np.sort(np.concatenate([above, tied]))
+
+
 def fit_user(kernel: FoldKernel, own_rows: np.ndarray, n_pos: int, C: float
              ) -> tuple[np.ndarray, np.ndarray, float]:
     """One user's SVM on every negative and its own rows (exploitation negatives, then
@@ -224,8 +243,8 @@ def fit_user(kernel: FoldKernel, own_rows: np.ndarray, n_pos: int, C: float
     labels = -np.ones(len(rows))
     labels[len(rows) - n_pos:] = 1
     positives = own_rows[len(own_rows) - n_pos:] - n_dev
-    nearest = np.argsort(-kernel.own[positives].max(axis=0), kind="stable")
-    initial = np.concatenate([nearest[:NEAREST_NEGATIVES], np.arange(n_dev, len(rows))])
+    nearest = largest(kernel.own[positives].max(axis=0), NEAREST_NEGATIVES)
+    initial = np.concatenate([nearest, np.arange(n_dev, len(rows))])
     # training rows are pool rows: the negatives, then the user's own rows
     solution = fit_active_set(lambda a, b: kernel(rows[a], rows[b]), labels, C=C,
                               class_weight={1: (len(rows) - n_pos) / n_pos},
