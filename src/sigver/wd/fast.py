@@ -189,19 +189,23 @@ class FoldKernel:
         return block
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The kernel between pool rows ``a`` and ``b`` (few rows: a working set)."""
+        """The kernel between pool rows ``a`` and ``b`` (few rows: a working set).
+
+        Gathered from the full block when there is one; otherwise computed directly
+        (a few hundred rows: far cheaper than the negatives' whole rows, of which only
+        the support vectors' are needed, by ``decision``).
+        """
+        if self.full is None:
+            if self.svm_type == "rbf":
+                return kernel_block(self.x[a], self.x[b], self.norms[a], self.norms[b],
+                                    "rbf", self.gamma)
+            return self.x[a] @ self.x[b].T
         a_own, b_own = np.flatnonzero(a >= self.n_dev), np.flatnonzero(b >= self.n_dev)
-        b_neg = np.flatnonzero(b < self.n_dev)
-        if self.full is not None:
-            # only the entries asked for: whole rows of the block cost more to copy
-            out = np.empty((len(a), len(b)), dtype=self.x.dtype)
-            a_neg = np.flatnonzero(a < self.n_dev)
-            out[:, b_neg] = self.full[np.ix_(a, b[b_neg])]
-            out[np.ix_(a_neg, b_own)] = self.full[np.ix_(b[b_own], a[a_neg])].T
-        else:
-            out = self.rows_of(b)[:, np.minimum(a, self.n_dev - 1)].T.copy()
-            if len(a_own) and len(b_neg):
-                out[np.ix_(a_own, b_neg)] = self.own[a[a_own] - self.n_dev][:, b[b_neg]]
+        a_neg, b_neg = np.flatnonzero(a < self.n_dev), np.flatnonzero(b < self.n_dev)
+        # only the entries asked for: whole rows of the block cost more to copy
+        out = np.empty((len(a), len(b)), dtype=self.x.dtype)
+        out[:, b_neg] = self.full[np.ix_(a, b[b_neg])]
+        out[np.ix_(a_neg, b_own)] = self.full[np.ix_(b[b_own], a[a_neg])].T
         if len(a_own) and len(b_own):
             out[np.ix_(a_own, b_own)] = kernel_block(
                 self.x[a[a_own]], self.x[b[b_own]], self.norms[a[a_own]],
