@@ -108,3 +108,20 @@ def test_fit_pairs_gives_libsvm_solution(monkeypatch, svm_type):
                             reference.svm_.dual_coef_[0])
     with pytest.raises(ValueError, match="fitted by fit"):
         fast.reference_decision_function(diffs)
+
+
+@pytest.mark.parametrize("block", [7, 64, 100_000])
+def test_pair_scale_is_standard_scalers_over_uneven_blocks(monkeypatch, block):
+    from sklearn.preprocessing import StandardScaler
+
+    from sigver.wi import pairs as wi_pairs
+
+    monkeypatch.setattr(wi_pairs, "SCALE_BLOCK", block)
+    rng = np.random.default_rng(5)
+    features = 1e3 + rng.normal(size=(60, 5))  # large values, small spread
+    features[:, 2] = 7.0  # a constant feature: every dissimilarity 0, scale 1
+    left, right = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
+    pairs = DichotomyPairs(features, left, right)
+    expected = StandardScaler(with_mean=False).fit(np.abs(features[left] - features[right]))
+    np.testing.assert_allclose(pairs.scale, expected.scale_, rtol=1e-12)
+    assert pairs.scale[2] == 1.0
