@@ -66,6 +66,27 @@ def test_rows_outside_the_working_set_satisfy_the_optimality_condition():
     assert np.all(np.abs(solution.dual_coef) <= 2.0 + 1e-9)
 
 
+def test_without_shrinking_each_fit_is_checked_once_on_every_outside_row():
+    x, labels = _blobs(200, 4, seed=2)
+    checked = {True: [], False: []}
+
+    def run(shrink):
+        def decision(rows, support, coef):
+            checked[shrink].append(len(rows))
+            return kernel_matrix(x[rows], x[support], "rbf", 0.3) @ coef
+
+        return fit_active_set(lambda a, b: kernel_matrix(x[a], x[b], "rbf", 0.3), labels,
+                              C=1.0, initial=np.arange(0, 400, 20), max_add=25,
+                              decision=decision, shrink=shrink)
+
+    full, shrunk = run(False), run(True)
+    assert full.rounds > 2
+    assert len(checked[False]) == full.rounds  # no re-checks of candidates
+    assert checked[False][-1] == len(labels) - full.working_size
+    assert len(checked[True]) > shrunk.rounds  # candidates re-checked before every row
+    assert_same_support(full.support, full.dual_coef, shrunk.support, shrunk.dual_coef)
+
+
 def _dev_set(n_users=40, dim=64, seed=3):
     return make_features(n_users, 14, 4, dim=dim, seed=seed).as_tuple()
 

@@ -254,5 +254,6 @@ def fit_user(kernel: FoldKernel, own_rows: np.ndarray, n_pos: int, C: float
                               class_weight={1: (len(rows) - n_pos) / n_pos},
                               initial=initial, max_add=ADDED_PER_FIT,
                               decision=lambda a, sv, coef: kernel.decision(rows[a], rows[sv],
-                                                                           coef))
+                                                                           coef),
+                              shrink=False)  # decision computes every negative anyway
     return rows[solution.support], solution.dual_coef, solution.intercept
