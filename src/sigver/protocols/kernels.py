@@ -85,10 +85,12 @@ def _prepared(a: np.ndarray, b: np.ndarray, kernel: str, dtype: type,
 
 
 def kernel_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | None,
-                 right_norms: np.ndarray | None, kernel: str, gamma: float) -> np.ndarray:
+                 right_norms: np.ndarray | None, kernel: str, gamma: float,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """The kernel of ``rows`` x ``right``, both already in the result's dtype (e.g.
-    float32 rows centred by the caller), with their squared norms (RBF only)."""
-    block = np.empty((len(rows), len(right)), dtype=rows.dtype)
+    float32 rows centred by the caller), with their squared norms (RBF only); written
+    into ``out`` (e.g. a view of a larger matrix) when given."""
+    block = np.empty((len(rows), len(right)), dtype=rows.dtype) if out is None else out
     _fill_block(rows, right, row_norms, right_norms, kernel, gamma, block)
     return block
 

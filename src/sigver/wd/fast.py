@@ -121,26 +121,28 @@ class FoldKernel:
         self.clock = 0
         self.computed_rows = 0
 
-    def _block(self, rows: np.ndarray | slice, first: int = 0) -> np.ndarray:
-        """Kernel of pool rows against the negatives from ``first`` on."""
+    def _block(self, rows: np.ndarray | slice, first: int = 0,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """Kernel of pool rows against the negatives from ``first`` on (into ``out``)."""
         norms = self.norms if self.svm_type == "rbf" else None
         cols = slice(first, self.n_dev)
         return kernel_block(self.x[rows], self.x[cols], None if norms is None else norms[rows],
                             None if norms is None else norms[cols], self.svm_type,
-                            self.gamma)
+                            self.gamma, out=out)
 
     def _full_block(self) -> np.ndarray:
         """Every pool row against the negatives; the symmetric negatives x negatives
-        part computed once per pair of row blocks and mirrored."""
+        part computed once per pair of row blocks and mirrored. Blocks are written in
+        place (no temporary block and copy)."""
         n_dev, n = self.n_dev, len(self.x)
         out = np.empty((n, n_dev), dtype=self.x.dtype)
         for start in range(0, n_dev, BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, n_dev)
-            out[start:stop, start:] = self._block(slice(start, stop), start)
+            self._block(slice(start, stop), start, out=out[start:stop, start:])
             # the later negatives' columns of this block, mirrored
             out[stop:n_dev, start:stop] = out[start:stop, stop:n_dev].T
         for start in range(n_dev, n, BLOCK_ROWS):
-            out[start:start + BLOCK_ROWS] = self._block(slice(start, start + BLOCK_ROWS))
+            self._block(slice(start, start + BLOCK_ROWS), out=out[start:start + BLOCK_ROWS])
         return out
 
     def rows_of(self, rows: np.ndarray) -> np.ndarray:
