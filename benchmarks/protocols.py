@@ -147,7 +147,7 @@ def bench_wd(exp, dev, args) -> None:
     ref_fold = per_user * len(users)
     note = "" if args.full_reference else " (extrapolated)"
     print(f"WD reference: {per_user:8.2f} s per user on {len(ref_users)} users -> "
-          f"{ref_fold:.0f} s per fold{note}, numpy peak {ref.peak_mb:.0f} MiB")
+          f"{ref_fold:.0f} s per fold{note}, {ref.memory}")
     print(f"WD exact ratio: {ref_fold / exact.seconds:8.1f}x the reference "
           f"({exact.seconds / len(users):.3f} s per user)")
     print(f"WD fast ratio:  {ref_fold / fast.seconds:8.1f}x the reference, "
