@@ -8,8 +8,9 @@ to its genuines, grown with the negatives that violate the optimality condition)
 checked against every negative with kernel values shared by all users:
 
 * the kernel between the users' own rows and the negatives, one block for the fold;
-* the kernel rows of the negatives that enter some user's working set, computed on
-  first use in blocks and kept for the fold.
+* beyond ``KERNEL_MEMORY``, the kernel rows of the negatives that become some user's
+  support vectors (needed to check every negative), computed on first use in blocks
+  and cached; a working set's own kernel is then computed directly.
 
 Memory then grows with the negatives times the negatives actually used, not with the
 square of the negatives (28,000 for 2,000 development users).
@@ -78,8 +79,8 @@ class FoldKernel:
     Keeps the kernel of every pool row against the negatives when it fits in
     ``memory`` bytes (one symmetric computation: GPDS scale, 8,134 negatives, 0.4 GiB
     in float32); otherwise the users' own rows against the negatives plus, computed on
-    first use, the rows of the negatives that enter a working set, the least recently
-    used dropped beyond ``memory``.
+    first use, the rows of the negatives that become support vectors, the least
+    recently used dropped beyond ``memory``.
 
     Parameters
     ----------
