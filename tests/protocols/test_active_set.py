@@ -66,6 +66,27 @@ def test_rows_outside_the_working_set_satisfy_the_optimality_condition():
     assert np.all(np.abs(solution.dual_coef) <= 2.0 + 1e-9)
 
 
+def test_without_shrinking_each_fit_is_checked_once_on_every_outside_row():
+    x, labels = _blobs(200, 4, seed=2)
+    checked = {True: [], False: []}
+
+    def run(shrink):
+        def decision(rows, support, coef):
+            checked[shrink].append(len(rows))
+            return kernel_matrix(x[rows], x[support], "rbf", 0.3) @ coef
+
+        return fit_active_set(lambda a, b: kernel_matrix(x[a], x[b], "rbf", 0.3), labels,
+                              C=1.0, initial=np.arange(0, 400, 20), max_add=25,
+                              decision=decision, shrink=shrink)
+
+    full, shrunk = run(False), run(True)
+    assert full.rounds > 2
+    assert len(checked[False]) == full.rounds  # no re-checks of candidates
+    assert checked[False][-1] == len(labels) - full.working_size
+    assert len(checked[True]) > shrunk.rounds  # candidates re-checked before every row
+    assert_same_support(full.support, full.dual_coef, shrunk.support, shrunk.dual_coef)
+
+
 def _dev_set(n_users=40, dim=64, seed=3):
     return make_features(n_users, 14, 4, dim=dim, seed=seed).as_tuple()
 
@@ -108,3 +129,20 @@ def test_fit_pairs_gives_libsvm_solution(monkeypatch, svm_type):
                             reference.svm_.dual_coef_[0])
     with pytest.raises(ValueError, match="fitted by fit"):
         fast.reference_decision_function(diffs)
+
+
+@pytest.mark.parametrize("block", [7, 64, 100_000])
+def test_pair_scale_is_standard_scalers_over_uneven_blocks(monkeypatch, block):
+    from sklearn.preprocessing import StandardScaler
+
+    from sigver.wi import pairs as wi_pairs
+
+    monkeypatch.setattr(wi_pairs, "SCALE_BLOCK", block)
+    rng = np.random.default_rng(5)
+    features = 1e3 + rng.normal(size=(60, 5))  # large values, small spread
+    features[:, 2] = 7.0  # a constant feature: every dissimilarity 0, scale 1
+    left, right = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
+    pairs = DichotomyPairs(features, left, right)
+    expected = StandardScaler(with_mean=False).fit(np.abs(features[left] - features[right]))
+    np.testing.assert_allclose(pairs.scale, expected.scale_, rtol=1e-12)
+    assert pairs.scale[2] == 1.0

@@ -35,14 +35,16 @@ def test_fold_kernel_values_equal_the_kernel_of_the_rows(monkeypatch, svm_type, 
     for _ in range(2):
         np.testing.assert_allclose(kernel(a, b), expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(kernel(b, a), expected.T, rtol=1e-5, atol=1e-6)
-    coef = np.arange(len(b)) - 2.5
     negatives = np.array([3, 29, 0, 11])
-    np.testing.assert_allclose(
-        kernel.decision(negatives, b, coef),
-        kernel_matrix(scaled[negatives], scaled[b], svm_type, 0.2) @ coef, rtol=1e-5,
-        atol=1e-5)
+    for support in (b, a):  # 4 negatives, then 5 (one of them cached)
+        coef = np.arange(len(support)) - 2.5
+        np.testing.assert_allclose(
+            kernel.decision(negatives, support, coef),
+            kernel_matrix(scaled[negatives], scaled[support], svm_type, 0.2) @ coef,
+            rtol=1e-5, atol=1e-5)
     if memory == 0:
-        assert kernel.max_chunks == 1 and kernel.computed_rows > 5
+        # only the support vectors' rows, the second set's 4 new rows evicting the first
+        assert kernel.max_chunks == 1 and kernel.computed_rows == 8
     else:
         np.testing.assert_allclose(kernel.full, kernel_matrix(scaled, scaled[:30], svm_type,
                                                               0.2), rtol=1e-5, atol=1e-5)
@@ -126,3 +128,10 @@ def test_bad_input_names_the_python_parameter():
     with pytest.raises(ParameterError, match="^num_forg_from_dev=23: .* user 12 has only 22"):
         train_test_all_users(exp, dev, "rbf", 1, 0.1, 12, 0, 23, 10)
 
+
+@pytest.mark.parametrize("k", [0, 1, 7, 30, 40])
+def test_largest_is_the_head_of_a_stable_descending_sort(k):
+    # few distinct values: many ties, some straddling the k-th place
+    values = np.random.default_rng(k).integers(0, 6, 30).astype(np.float32)
+    expected = np.sort(np.argsort(-values, kind="stable")[:k])
+    assert np.array_equal(fast.largest(values, k), expected)

@@ -25,9 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import config_context
 
-from sigver.protocols.kernels import make_svc
+from sigver.protocols.kernels import fit_precomputed
 
 # ``kernel(a, b)``: the kernel block between training rows ``a`` and ``b`` (indices)
 KernelFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -37,6 +36,10 @@ DecisionFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 # Rows whose margin exceeds 1 by less than this after a pass over every row are
 # re-checked after each fit; the others only in the final pass over every row.
 SHRINK_SLACK = 0.5
+# After a fit that added at most this fraction of ``max_add`` rows the solution has barely
+# moved: a re-check of the candidates would most likely find nothing and be followed by
+# the check of every row anyway, so that check comes first.
+FEW_ADDED = 0.01
 
 
 @dataclass
@@ -91,7 +94,8 @@ def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
                    class_weight: dict | None = None, initial: np.ndarray,
                    max_add: int = 4000, block_rows: int = 4096,
                    max_rounds: int = 200,
-                   decision: DecisionFn | None = None) -> ActiveSetSolution:
+                   decision: DecisionFn | None = None,
+                   shrink: bool = True) -> ActiveSetSolution:
     """Fit libsvm's C-SVC on all ``labels`` rows through a growing working set.
 
     Parameters
@@ -114,6 +118,10 @@ def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
     decision
         A faster way to compute ``kernel(rows, support) @ dual_coef`` when the caller
         has the kernel values at hand (default: from ``kernel`` in blocks).
+    shrink
+        Between checks of every row, re-check only the rows near the margin at the
+        last such check (``SHRINK_SLACK``). ``False`` when ``decision`` costs as much
+        for a few rows as for all of them: every check is then over every row.
     """
     labels = np.asarray(labels)
     n = len(labels)
@@ -144,18 +152,15 @@ def fit_active_set(kernel: KernelFn, labels: np.ndarray, *, C: float,
         worst = violators[np.argsort(margins[margins < 1], kind="stable")[:max_add]]
         working.add(worst)
         inside[worst] = True
-        full = False
+        full = not shrink or len(worst) <= FEW_ADDED * max_add
 
 
 def _fit(working: _WorkingSet, labels: np.ndarray, C: float,
          class_weight: dict | None) -> tuple[np.ndarray, np.ndarray, float]:
     """libsvm on the working set's precomputed kernel."""
-    svc = make_svc("rbf", C, 0.0, class_weight=class_weight, precomputed=True)
-    # the kernel is finite by construction; sklearn would scan the whole matrix
-    with config_context(assume_finite=True):
-        svc.fit(working.matrix, labels[working.rows])
-    return (working.rows[svc.support_], svc.dual_coef_[0].copy(),
-            float(svc.intercept_[0]))
+    support, coef, intercept = fit_precomputed(working.matrix, labels[working.rows], C,
+                                               class_weight)
+    return working.rows[support], coef, intercept
 
 
 def _decision(kernel: KernelFn, rows: np.ndarray, support: np.ndarray, coef: np.ndarray,

@@ -85,10 +85,12 @@ def _prepared(a: np.ndarray, b: np.ndarray, kernel: str, dtype: type,
 
 
 def kernel_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | None,
-                 right_norms: np.ndarray | None, kernel: str, gamma: float) -> np.ndarray:
+                 right_norms: np.ndarray | None, kernel: str, gamma: float,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """The kernel of ``rows`` x ``right``, both already in the result's dtype (e.g.
-    float32 rows centred by the caller), with their squared norms (RBF only)."""
-    block = np.empty((len(rows), len(right)), dtype=rows.dtype)
+    float32 rows centred by the caller), with their squared norms (RBF only); written
+    into ``out`` (e.g. a view of a larger matrix) when given."""
+    block = np.empty((len(rows), len(right)), dtype=rows.dtype) if out is None else out
     _fill_block(rows, right, row_norms, right_norms, kernel, gamma, block)
     return block
 
@@ -106,6 +108,54 @@ def _fill_block(rows: np.ndarray, right: np.ndarray, row_norms: np.ndarray | Non
         np.maximum(block, 0.0, out=block)
         block *= -gamma
         np.exp(block, out=block)
+
+
+def fit_precomputed(matrix: np.ndarray, labels: np.ndarray, C: float,
+                    class_weight: dict | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, float]:
+    """libsvm's C-SVC on a precomputed kernel: ``(support, dual_coef, intercept)``.
+
+    The same libsvm call, with the same arguments, as ``SVC(kernel="precomputed", C=C,
+    class_weight=class_weight).fit(matrix, labels)`` makes (``support_``,
+    ``dual_coef_[0]``, ``intercept_[0]`` are equal bit for bit,
+    ``tests/protocols/test_kernels.py``), without the estimator's input checks, which
+    cost more than libsvm itself on the working sets of a protocol's solver (hundreds of
+    fits of a few hundred rows per fold). Only the checks these inputs can fail are
+    kept.
+
+    Parameters
+    ----------
+    matrix
+        The square float64 kernel of the training rows (C order; copied otherwise).
+    labels
+        +1 / -1 per row, both present.
+    C, class_weight
+        As for ``sklearn.svm.SVC`` (``class_weight`` maps a label to its C factor).
+    """
+    from sklearn.svm import _libsvm  # the module SVC.fit calls
+
+    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    labels = np.asarray(labels)
+    if matrix.ndim != 2 or matrix.shape != (len(labels), len(labels)):
+        raise ValueError(f"a {len(labels)} x {len(labels)} kernel is needed, got "
+                         f"{matrix.shape}")
+    positive = labels == 1
+    if not np.all(positive | (labels == -1)) or positive.all() or not positive.any():
+        raise ValueError("labels must be +1 / -1 with both classes present")
+    weights = class_weight or {}
+    unknown = set(weights) - {-1, 1}
+    if unknown:
+        raise ValueError(f"class_weight has labels {sorted(unknown)} not in +1 / -1")
+    _libsvm.set_verbosity_wrap(0)  # a process-wide libsvm setting, which SVC sets per fit
+    # SVC's encoding: classes sorted (-1, +1) as 0, 1, weights in that order
+    support, _, _, dual_coef, intercept, *_ = _libsvm.fit(
+        matrix, positive.astype(np.float64), svm_type=0, sample_weight=np.empty(0),
+        class_weight=np.array([weights.get(-1, 1.0), weights.get(1, 1.0)], dtype=np.float64),
+        kernel="precomputed", C=float(C), nu=0.5, probability=False, degree=3,
+        shrinking=True, tol=1e-3, cache_size=200, coef0=0.0, gamma=0.0, epsilon=0.1,
+        max_iter=-1, random_seed=0)
+    # libsvm's first class is -1: SVC flips the signs to make +1 the positive side
+    return support, -dual_coef[0], -float(intercept[0])
 
 
 def make_svc(svm_type: str, C: float, gamma: float, class_weight: dict | None = None,

@@ -8,8 +8,9 @@ to its genuines, grown with the negatives that violate the optimality condition)
 checked against every negative with kernel values shared by all users:
 
 * the kernel between the users' own rows and the negatives, one block for the fold;
-* the kernel rows of the negatives that enter some user's working set, computed on
-  first use in blocks and kept for the fold.
+* beyond ``KERNEL_MEMORY``, the kernel rows of the negatives that become some user's
+  support vectors (needed to check every negative), computed on first use in blocks
+  and cached; a working set's own kernel is then computed directly.
 
 Memory then grows with the negatives times the negatives actually used, not with the
 square of the negatives (28,000 for 2,000 development users).
@@ -78,8 +79,8 @@ class FoldKernel:
     Keeps the kernel of every pool row against the negatives when it fits in
     ``memory`` bytes (one symmetric computation: GPDS scale, 8,134 negatives, 0.4 GiB
     in float32); otherwise the users' own rows against the negatives plus, computed on
-    first use, the rows of the negatives that enter a working set, the least recently
-    used dropped beyond ``memory``.
+    first use, the rows of the negatives that become support vectors, the least
+    recently used dropped beyond ``memory``.
 
     Parameters
     ----------
@@ -121,26 +122,28 @@ class FoldKernel:
         self.clock = 0
         self.computed_rows = 0
 
-    def _block(self, rows: np.ndarray | slice, first: int = 0) -> np.ndarray:
-        """Kernel of pool rows against the negatives from ``first`` on."""
+    def _block(self, rows: np.ndarray | slice, first: int = 0,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """Kernel of pool rows against the negatives from ``first`` on (into ``out``)."""
         norms = self.norms if self.svm_type == "rbf" else None
         cols = slice(first, self.n_dev)
         return kernel_block(self.x[rows], self.x[cols], None if norms is None else norms[rows],
                             None if norms is None else norms[cols], self.svm_type,
-                            self.gamma)
+                            self.gamma, out=out)
 
     def _full_block(self) -> np.ndarray:
         """Every pool row against the negatives; the symmetric negatives x negatives
-        part computed once per pair of row blocks and mirrored."""
+        part computed once per pair of row blocks and mirrored. Blocks are written in
+        place (no temporary block and copy)."""
         n_dev, n = self.n_dev, len(self.x)
         out = np.empty((n, n_dev), dtype=self.x.dtype)
         for start in range(0, n_dev, BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, n_dev)
-            out[start:stop, start:] = self._block(slice(start, stop), start)
+            self._block(slice(start, stop), start, out=out[start:stop, start:])
             # the later negatives' columns of this block, mirrored
             out[stop:n_dev, start:stop] = out[start:stop, stop:n_dev].T
         for start in range(n_dev, n, BLOCK_ROWS):
-            out[start:start + BLOCK_ROWS] = self._block(slice(start, start + BLOCK_ROWS))
+            self._block(slice(start, start + BLOCK_ROWS), out=out[start:start + BLOCK_ROWS])
         return out
 
     def rows_of(self, rows: np.ndarray) -> np.ndarray:
@@ -189,17 +192,28 @@ class FoldKernel:
         return block
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The kernel between pool rows ``a`` and ``b`` (few rows: a working set)."""
-        out = self.rows_of(b)[:, np.minimum(a, self.n_dev - 1)].T.copy()
+        """The kernel between pool rows ``a`` and ``b`` (few rows: a working set).
+
+        Gathered from the full block when there is one; otherwise computed directly
+        (a few hundred rows: far cheaper than the negatives' whole rows, of which only
+        the support vectors' are needed, by ``decision``).
+        """
+        if self.full is None:
+            if self.svm_type == "rbf":
+                return kernel_block(self.x[a], self.x[b], self.norms[a], self.norms[b],
+                                    "rbf", self.gamma)
+            return self.x[a] @ self.x[b].T
         a_own, b_own = np.flatnonzero(a >= self.n_dev), np.flatnonzero(b >= self.n_dev)
+        a_neg, b_neg = np.flatnonzero(a < self.n_dev), np.flatnonzero(b < self.n_dev)
+        # only the entries asked for: whole rows of the block cost more to copy
+        out = np.empty((len(a), len(b)), dtype=self.x.dtype)
+        out[:, b_neg] = self.full[np.ix_(a, b[b_neg])]
+        out[np.ix_(a_neg, b_own)] = self.full[np.ix_(b[b_own], a[a_neg])].T
         if len(a_own) and len(b_own):
             out[np.ix_(a_own, b_own)] = kernel_block(
                 self.x[a[a_own]], self.x[b[b_own]], self.norms[a[a_own]],
                 self.norms[b[b_own]], self.svm_type, self.gamma) \
                 if self.svm_type == "rbf" else self.x[a[a_own]] @ self.x[b[b_own]].T
-        if len(a_own) and len(b) - len(b_own):
-            b_neg = np.flatnonzero(b < self.n_dev)
-            out[np.ix_(a_own, b_neg)] = self.own[a[a_own] - self.n_dev][:, b[b_neg]]
         return out
 
     def decision(self, rows: np.ndarray, support: np.ndarray,
@@ -215,6 +229,18 @@ class FoldKernel:
         return values[rows]
 
 
+def largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest values, ties broken towards the lower index: the
+    first ``k`` of a stable descending sort, as a set (ascending), found by a partition
+    instead of a sort."""
+    if k >= len(values) or k <= 0:
+        return np.arange(len(values) if k > 0 else 0)
+    threshold = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > threshold)
+    tied = np.flatnonzero(values == threshold)[:k - len(above)]
+    return np.sort(np.concatenate([above, tied]))
+
+
 def fit_user(kernel: FoldKernel, own_rows: np.ndarray, n_pos: int, C: float
              ) -> tuple[np.ndarray, np.ndarray, float]:
     """One user's SVM on every negative and its own rows (exploitation negatives, then
@@ -224,12 +250,13 @@ def fit_user(kernel: FoldKernel, own_rows: np.ndarray, n_pos: int, C: float
     labels = -np.ones(len(rows))
     labels[len(rows) - n_pos:] = 1
     positives = own_rows[len(own_rows) - n_pos:] - n_dev
-    nearest = np.argsort(-kernel.own[positives].max(axis=0), kind="stable")
-    initial = np.concatenate([nearest[:NEAREST_NEGATIVES], np.arange(n_dev, len(rows))])
+    nearest = largest(kernel.own[positives].max(axis=0), NEAREST_NEGATIVES)
+    initial = np.concatenate([nearest, np.arange(n_dev, len(rows))])
     # training rows are pool rows: the negatives, then the user's own rows
     solution = fit_active_set(lambda a, b: kernel(rows[a], rows[b]), labels, C=C,
                               class_weight={1: (len(rows) - n_pos) / n_pos},
                               initial=initial, max_add=ADDED_PER_FIT,
                               decision=lambda a, sv, coef: kernel.decision(rows[a], rows[sv],
-                                                                           coef))
+                                                                           coef),
+                              shrink=False)  # decision computes every negative anyway
     return rows[solution.support], solution.dual_coef, solution.intercept

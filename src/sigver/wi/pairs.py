@@ -64,24 +64,31 @@ def _pair_scale(signatures: np.ndarray, left: np.ndarray, right: np.ndarray
     """The mean of the pairs' dissimilarity vectors and ``StandardScaler(with_mean=False)``'s
     scale.
 
-    Two passes (mean, then squared deviations with the rounding correction), as
-    scikit-learn computes a variance; near-constant features get scale 1, detected as
+    One pass over blocks of pairs: each block's mean and squared deviations (two passes
+    over the block, with the rounding correction, as scikit-learn computes a variance),
+    merged into the running ones (Chan, Golub and LeVeque's pairwise update), so each
+    dissimilarity vector is made once. Near-constant features get scale 1, detected as
     scikit-learn does.
     """
     n = len(left)
-
-    def blocks():
-        for start in range(0, n, SCALE_BLOCK):
-            stop = start + SCALE_BLOCK
-            yield np.abs(signatures[left[start:stop]] - signatures[right[start:stop]])
-
-    mean = sum(block.sum(axis=0) for block in blocks()) / n
-    squares, correction = np.zeros_like(mean), np.zeros_like(mean)
-    for block in blocks():
-        block -= mean
-        correction += block.sum(axis=0)
-        squares += np.einsum("ij,ij->j", block, block)
-    variance = (squares - correction ** 2 / n) / n
+    mean, squares = np.zeros(signatures.shape[1]), np.zeros(signatures.shape[1])
+    block = np.empty((min(n, SCALE_BLOCK), signatures.shape[1]))
+    seen = 0
+    for start in range(0, n, SCALE_BLOCK):
+        rows = block[:min(SCALE_BLOCK, n - start)]
+        np.subtract(signatures[left[start:start + len(rows)]],
+                    signatures[right[start:start + len(rows)]], out=rows)
+        np.abs(rows, out=rows)
+        block_mean = rows.mean(axis=0)
+        rows -= block_mean
+        correction = rows.sum(axis=0)
+        block_squares = np.einsum("ij,ij->j", rows, rows) - correction ** 2 / len(rows)
+        delta = block_mean - mean
+        total = seen + len(rows)
+        mean += delta * (len(rows) / total)
+        squares += block_squares + delta ** 2 * (seen * len(rows) / total)
+        seen = total
+    variance = squares / n
     eps = np.finfo(np.float64).eps
     constant = variance <= n * eps * variance + (n * mean * eps) ** 2
     scale = np.sqrt(variance)
