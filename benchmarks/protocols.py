@@ -3,8 +3,10 @@
 Builds a GPDS-shaped synthetic feature set (300 exploitation + 581 development users,
 24 genuine + 30 skilled each, 2048-d, see ``sigver.synthetic.features``) and runs one fold
 with the published defaults (12 genuines to train / as references, 10 to test, 14
-negatives per development user, RBF C=1 gamma=2**-11). Each step prints its wall time,
-its numpy peak (tracemalloc) and the process's peak RSS during it.
+negatives per development user, RBF C=1 gamma=2**-11). Each step prints its wall time
+and the process's peak RSS during it (``--numpy-peak`` adds numpy's peak from
+tracemalloc, which slows the fast paths' many small allocations: timings then favour
+the references).
 
 * WD: the fast and the exact method (each user's own scaling, libsvm's solution
   through a working set, users over ``--jobs`` threads) on every user; the
@@ -88,20 +90,23 @@ class Timer:
     highest_rss_mb = 0.0  # over every block timed
 
     def __enter__(self):
-        tracemalloc.reset_peak()
+        if tracemalloc.is_tracing():
+            tracemalloc.reset_peak()
         _reset_peak_rss()
         self.start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
-        self.peak_mb = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        self.peak_mb = (tracemalloc.get_traced_memory()[1] / 2 ** 20
+                        if tracemalloc.is_tracing() else None)
         self.rss_mb = _peak_rss_mb()
         Timer.highest_rss_mb = max(Timer.highest_rss_mb, self.rss_mb)
 
     @property
     def memory(self) -> str:
-        return f"numpy peak {self.peak_mb:.0f} MiB, peak RSS {self.rss_mb:.0f} MiB"
+        numpy = "" if self.peak_mb is None else f"numpy peak {self.peak_mb:.0f} MiB, "
+        return f"{numpy}peak RSS {self.rss_mb:.0f} MiB"
 
 
 WD_RATES = ("EER", "EER_userthresholds", "FRR", "FAR_random", "FAR_skilled", "mean_AUC")
@@ -126,7 +131,7 @@ def bench_wd(exp, dev, args) -> None:
     # users with a score near what a metric compares it with: refitted by the reference
     refitted = sum(not isinstance(c, ExactWDClassifier) for c in exact_classifiers.values())
     print(f"WD exact:     {exact.seconds:8.1f} s per fold ({len(users)} users, jobs="
-          f"{args.jobs}), numpy peak {exact.peak_mb:.0f} MiB, "
+          f"{args.jobs}), {exact.memory}, "
           f"EER {100 * exact_res['all_metrics']['EER']:.2f}%, "
           f"EER user thr. {100 * exact_res['all_metrics']['EER_userthresholds']:.2f}%, "
           f"{refitted} users refitted by the reference")
@@ -297,8 +302,13 @@ def main() -> None:
                         help="time the WI reference training on all the fold's pairs "
                              "(and compare support vectors and EERs) instead")
     parser.add_argument("--skip", choices=("wd", "wi"), action="append", default=[])
+    parser.add_argument("--numpy-peak", action="store_true",
+                        help="also trace numpy's peak memory (tracemalloc): it slows every "
+                             "allocation, so the fast paths, which allocate from Python "
+                             "often, by up to 1.5x against the references, which do not")
     args = parser.parse_args()
-    tracemalloc.start()
+    if args.numpy_peak:
+        tracemalloc.start()
     with Timer() as build:
         exp, dev = _sets(args.exp_users, args.dev_users, args.dim)
     print(f"features: {len(exp[0]) + len(dev[0])} x {args.dim} in {build.seconds:.1f} s, "
