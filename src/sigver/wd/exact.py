@@ -27,15 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import config_context
 
 from sigver.protocols.active_set import fit_active_set
-from sigver.protocols.kernels import kernel_matrix, make_svc
+from sigver.protocols.kernels import fit_precomputed, kernel_matrix
+from sigver.wd.fast import ADDED_PER_FIT, NEAREST_NEGATIVES, largest  # same sizes
 
-# Negatives nearest to a user's genuines in its first working set.
-NEAREST_NEGATIVES = 128
-# Most violating rows added to a working set per fit.
-ADDED_PER_FIT = 256
 # Training sets up to this many rows get libsvm on their whole kernel matrix instead
 # (below it, BLAS computes the matrix faster than libsvm computes its kernel rows).
 FULL_KERNEL_ROWS = 1000
@@ -158,7 +154,7 @@ class UserKernel:
                         - 2 * values).min(axis=0)
         else:  # the RBF kernel decreases with the distance
             distance = -values.max(axis=0)
-        return np.argsort(distance, kind="stable")[:count]
+        return largest(-distance, count)
 
     def decision(self, rows: np.ndarray, support: np.ndarray,
                  coef: np.ndarray) -> np.ndarray:
@@ -256,7 +252,5 @@ def _fit_whole(kernel: UserKernel, labels: np.ndarray, n_pos: int, C: float,
     # the kernel of a row with itself exactly, as libsvm's own computes it
     matrix[np.diag_indices(n)] = (1.0 if kernel.fold.svm_type == "rbf"
                                   else kernel.norms[order])
-    svc = make_svc("rbf", C, 0.0, class_weight=weights, precomputed=True)
-    with config_context(assume_finite=True):  # finite by construction
-        svc.fit(matrix, labels[order])
-    return order[svc.support_], svc.dual_coef_[0].copy(), float(svc.intercept_[0])
+    support, coef, intercept = fit_precomputed(matrix, labels[order], C, weights)
+    return order[support], coef, intercept
