@@ -136,9 +136,15 @@ def _fit_reference(plan: _FoldPlan, users: list[int], svm_type: str, C: float,
 
     if jobs == 1 or len(users) < 2:
         return {user: fit(user) for user in users}
+    return dict(zip(users, _over_users(fit, users, jobs, False), strict=True))
+
+
+def _over_users(fit, users: list[int], jobs: int, progress: bool) -> list:
+    """``fit`` of every user over ``jobs`` joblib threads (libsvm and BLAS release the
+    interpreter lock; the fold's arrays are shared, not copied), one BLAS thread each,
+    so that a user's result does not depend on ``jobs``."""
     with parallel_config(prefer="threads"), threadpool_limits(limits=1, user_api="blas"):
-        fitted = parallel_map(fit, users, workers=jobs, desc="WD users", progress=False)
-    return dict(zip(users, fitted, strict=True))
+        return parallel_map(fit, users, workers=jobs, desc="WD users", progress=progress)
 
 
 def _fit_exact(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma: float,
@@ -154,13 +160,11 @@ def _fit_exact(plan: _FoldPlan, users: list[int], svm_type: str, C: float, gamma
     with threadpool_limits(limits=1, user_api="blas"):
         fold = exact.FoldRows(plan.pool, plan.n_dev, svm_type)
 
-        def fit(user: int) -> exact.UserSVM:
-            own = np.concatenate([plan.exp_negatives[user], plan.positives[user]])
-            return exact.fit_user(fold, own, len(plan.positives[user]), C, gamma)
+    def fit(user: int) -> exact.UserSVM:
+        own = np.concatenate([plan.exp_negatives[user], plan.positives[user]])
+        return exact.fit_user(fold, own, len(plan.positives[user]), C, gamma)
 
-        with parallel_config(prefer="threads"):
-            fitted = parallel_map(fit, users, workers=jobs, desc="WD users",
-                                  progress=progress)
+    fitted = _over_users(fit, users, jobs, progress)
     # the classifiers refer to this process's fold rows (a Dask worker sends back only
     # the solution), not to the squares that only fitting needs
     return {user: exact.ExactWDClassifier(fold.x, fold.centre, svm, svm_type, gamma)
