@@ -44,7 +44,7 @@ def main() -> None:
     print(f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch "
           f"{torch.__version__}, started {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", flush=True)
     result = run_recipe(args.out, recipe, workers=args.workers, device=args.device,
-                        progress=False, echo=lambda line: print(line, flush=True))
+                        progress=True, echo=lambda line: print(line, flush=True))
     print(f"run time {result.stages['total']:.0f} s "
           f"({result.stages['total'] / 60:.1f} min)")
 

@@ -87,7 +87,7 @@ def prepare_store(data: Path, work: Path) -> Path:
         settings = read_model_settings(builtin_model())
         process_dataset(FolderDataset(data, canvas_size=settings.canvas_size), None, store,
                         image_size=settings.img_size, input_size=settings.input_size,
-                        crop_oversize=True, workers=1, progress=False)
+                        crop_oversize=True, workers=1, progress=True)
     return store
 
 
@@ -100,7 +100,7 @@ def models(args: argparse.Namespace, store: Path) -> dict[str, Path]:
     write_model_settings(untrained, read_store_settings(store))
     common = {"dataset_path": str(store), "users": (0, HALF), "task": "signet",
               "forg": True, "lamb": 0.5, "epochs": args.epochs, "lr_decay_times": 1,
-              "seed": args.seed, "device": "cpu", "progress": False}
+              "seed": args.seed, "device": "cpu", "progress": True}
     rows = {"a": untrained, "b": builtin_model()}
     for row, extra in (("c", {"model": "signet_thin", "lr": args.lr_scratch}),
                        ("d", {"init": "default", "lr": args.lr_finetune})):
