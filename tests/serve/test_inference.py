@@ -1,5 +1,6 @@
-"""The service's feature network: the library's features from a network prepared once,
-with the PyTorch model or its ONNX export, and the batching figures of /health."""
+"""The service's feature network: the library's features from a network prepared once
+per engine, with the PyTorch model or its ONNX export, and the batching figures of
+/health."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import numpy as np
 import pytest
 
 from sigver.errors import ParameterError
-from sigver.serve.inference import Network
 from sigver.settings import DEFAULT_INPUT_SIZE, PreprocessingSettings
 from sigver.verification.extraction import FeatureModel, prepare_image
 
@@ -20,18 +20,24 @@ def prepared(world, count=3):
     return [prepare_image(p, world["canvas"]) for p in scans]
 
 
-def test_network_gives_the_library_features(world):
+def test_the_prepared_network_gives_the_library_features(world):
+    from sigver.featurelearning.extract import extract_features
+
     images = prepared(world)
-    expected = FeatureModel(world["model"], device="cpu").features(images, DEFAULT_INPUT_SIZE)
-    network = Network(world["model"], device="cpu", batch_size=2)  # two passes: 2 + 1
-    got = network.features(images, DEFAULT_INPUT_SIZE)
+    model = FeatureModel(world["model"], device="cpu", batch_size=2)  # passes of 2 + 1
+    expected = extract_features(model.engine.model, np.stack([i.image for i in images]),
+                                device="cpu", progress=False)
+    got = model.features(images, DEFAULT_INPUT_SIZE)
     assert got.dtype == np.float32 and got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    # one image at a time gives the same rows as the batch
-    np.testing.assert_allclose(network.features(images[2:], DEFAULT_INPUT_SIZE), got[2:],
+    prepared_once = model.engine._network
+    assert prepared_once is not None
+    # a later call reuses the prepared network; one image gives the batch's row
+    np.testing.assert_allclose(model.features(images[2:], DEFAULT_INPUT_SIZE), got[2:],
                                rtol=1e-5, atol=1e-6)
+    assert model.engine._network is prepared_once
     with pytest.raises(ParameterError, match="model_path.*not the model"):
-        Network(world["model"], "0" * 64)
+        FeatureModel(world["model"], "0" * 64)
 
 
 def test_the_service_verifies_with_the_onnx_export(world, service, tmp_path):

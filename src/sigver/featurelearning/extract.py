@@ -59,6 +59,13 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
     return fused
 
 
+def prepare_network(model: nn.Module, device: torch.device) -> nn.Module:
+    """The inference network of ``model`` on ``device``: batch norms folded, channels
+    last. Preparing copies the model, so a caller that extracts many small batches
+    (a service, an engine) prepares once and passes the result to ``run_network``."""
+    return fast_layout(fold_batch_norm(model).to(device))
+
+
 def extract_features(model: nn.Module, x: np.ndarray, *, batch_size: int = 32,
                      device: str | torch.device = "auto",
                      input_size: tuple[int, int] = (150, 220), progress: bool = True,
@@ -88,13 +95,24 @@ def extract_features(model: nn.Module, x: np.ndarray, *, batch_size: int = 32,
     np.ndarray
         float32 ``N x D``.
     """
+    _check_input(x, batch_size, input_size)
+    device = resolve_device(device)
+    return run_network(prepare_network(model, device), x, batch_size=batch_size,
+                       device=device, input_size=input_size, progress=progress, bf16=bf16)
+
+
+def _check_input(x: np.ndarray, batch_size: int, input_size: tuple[int, int]) -> None:
     if x.ndim != 4 or x.shape[1] != 1:
         raise SigverError(f"images must be N x 1 x H x W, got shape {tuple(x.shape)}")
     if batch_size < 1:
         raise ParameterError("batch_size", batch_size, "must be >= 1")
     check_crop(x.shape[-2:], input_size)
-    device = resolve_device(device)
-    net = fast_layout(fold_batch_norm(model).to(device))
+
+
+def run_network(net: nn.Module, x: np.ndarray, *, batch_size: int, device: torch.device,
+                input_size: tuple[int, int], progress: bool = False,
+                bf16: bool = False) -> np.ndarray:
+    """``extract_features`` with a network from ``prepare_network`` (checked inputs)."""
     n = x.shape[0]
     out: np.ndarray | None = None
     with torch.inference_mode(), tqdm(total=n, desc="extract", unit="img",

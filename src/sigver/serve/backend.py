@@ -30,7 +30,6 @@ from PIL import Image
 from sigver.errors import SigverError
 from sigver.pretrained import classifier_path, recorded_model
 from sigver.pretrained import model_path as builtin_model_path
-from sigver.serve.inference import Network
 from sigver.verification import wd
 from sigver.verification.api import (
     PreparedImage,
@@ -46,6 +45,7 @@ from sigver.verification.database import (
     check_same_settings,
     check_user_name,
 )
+from sigver.verification.extraction import FeatureModel
 from sigver.verification.persistence import TrainedVerifier, load_verifier
 
 Database = EnrollmentDatabase
@@ -122,7 +122,7 @@ class Backend:
         Where and in what batches the CNN runs.
     engine, threads
         ``auto`` (by the model file's content), ``torch`` or ``onnx``; an ONNX session's
-        intra-op threads (``sigver.serve.inference.Network``).
+        intra-op threads (``sigver.verification.extraction.FeatureModel``).
     """
 
     def __init__(self, db: str | os.PathLike, classifier: str | os.PathLike | None = None, *,
@@ -138,9 +138,9 @@ class Backend:
             model_path = builtin_model_path()  # a new database: docs/pretrained.md
         # the recorded model, or the built-in one when its recorded file moved
         source = model_path or recorded_model(stored.model_path, stored.model_sha256)
-        self.model = Network(source,
-                             stored.model_sha256 if stored else None, device=device,
-                             engine=engine, threads=threads, batch_size=batch_size)
+        self.model = FeatureModel(source, stored.model_sha256 if stored else None,
+                                  device=device, engine=engine, threads=threads,
+                                  batch_size=batch_size)
         # the settings recorded in the database, else with the model (docs/preprocessing.md)
         preprocessing, _ = enrollment_settings(self.db, source,
                                                canvas_size=canvas_size, engine=engine)

@@ -97,6 +97,10 @@ class FeatureModel:
     engine
         ``auto`` (by the file's content), ``torch`` or ``onnx``
         (``sigver.deploy.engines``); the ONNX engine never imports PyTorch.
+    threads
+        Intra-op threads of an ONNX Runtime session (None: its default, one per core;
+        a service with its own preprocessing threads gives fewer). PyTorch's are
+        process-wide (``torch.set_num_threads``), so ignored for a PyTorch model.
 
     Attributes
     ----------
@@ -106,12 +110,15 @@ class FeatureModel:
     """
 
     def __init__(self, path: PathLike, expected_sha256: str | None = None,
-                 device: str = "auto", batch_size: int = 32, engine: str = "auto") -> None:
-        from sigver.deploy.engines import open_engine
+                 device: str = "auto", batch_size: int = 32, engine: str = "auto",
+                 threads: int | None = None) -> None:
+        from sigver.deploy.engines import detect_engine, open_engine
 
         self.path = Path(path)
         check_model_file(self.path)
-        self.engine = open_engine(self.path, engine, device=device)
+        kind = detect_engine(self.path) if engine == "auto" else engine
+        self.engine = open_engine(self.path, kind, device=device,
+                                  threads=threads if kind == "onnx" else None)
         self.sha256 = self.engine.source_sha256
         if expected_sha256 is not None and not self.engine.matches(expected_sha256):
             raise ParameterError("model_path", str(self.path), "not the model this database "
