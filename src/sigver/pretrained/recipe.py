@@ -184,6 +184,7 @@ def run_recipe(out_dir: str | Path, recipe: Recipe = RECIPE, *, workers: int = 1
     from sigver.featurelearning.config import TrainConfig
     from sigver.featurelearning.extract import extract_store
     from sigver.featurelearning.train import train
+    from sigver.io import atomic_output
     from sigver.pretrained.storage import save_half_model
     from sigver.verification.fit import fit_verifier
     from sigver.verification.persistence import save_verifier
@@ -238,6 +239,7 @@ def run_recipe(out_dir: str | Path, recipe: Recipe = RECIPE, *, workers: int = 1
     record = {"recipe": r.to_dict(), "seconds": stages,
               "classifier_threshold": verifier.threshold,
               "classifier_operating_point": verifier.operating_point}
-    (out / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")
+    with atomic_output(out / "recipe.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
     say(f"total: {stages['total']:.0f} s; wrote {model_path} and {classifier_path}")
     return RecipeResult(model_path=model_path, classifier_path=classifier_path, stages=stages)
