@@ -11,6 +11,8 @@ one scan wider than the canvas keeps its middle). Four feature models:
   (c) scratch     signet_thin trained on the first half (SigNet-F) from random weights
   (d) fine-tuned  the built-in model fine-tuned on the first half (``--init default``),
                   the same epochs as (c)
+  (c+p)           row c's weights with the built-in model's power normalisation of the
+                  features: shows how much of (b) and (d) the normalisation alone gives
 
 For each: the writer-dependent (WD) and writer-independent (WI) protocols on the last
 half, 10 folds (the first half gives the WD negatives and the WI training pairs), mean
@@ -38,7 +40,7 @@ import sigver
 from sigver.datasets.folder import FolderDataset
 from sigver.datasets.util import load_dataset, read_store_settings
 from sigver.featurelearning.extract import extract_store
-from sigver.featurelearning.models import create_model, save_model_file
+from sigver.featurelearning.models import create_model, load_model_parts, save_model_file
 from sigver.featurelearning.train import TrainConfig, train
 from sigver.preprocessing.process_dataset import process_dataset
 from sigver.pretrained import model_path as builtin_model
@@ -49,7 +51,8 @@ from sigver.wi.protocol import run as run_wi
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sigcomp2011-dutch"
 HALF = 32
 ROWS = {"a": "untrained", "b": "built-in (synthetic only)", "c": "scratch on first half",
-        "d": "built-in fine-tuned on first half"}
+        "d": "built-in fine-tuned on first half",
+        "c+p": "scratch on first half, features power-normalised"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,7 +114,22 @@ def models(args: argparse.Namespace, store: Path) -> dict[str, Path]:
             print(f"row {row} ({ROWS[row]}): trained {args.epochs} epochs in "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
         rows[row] = logdir / "model_best.pth"
+    rows["c+p"] = with_power(rows["c"], args.work / "row_c_power" / "model.pth",
+                             load_model_parts(builtin_model()).model.feature_power)
+    for row, path in rows.items():
+        print(f"row {row}: {path}, feature power "
+              f"{load_model_parts(path).model.feature_power}", flush=True)
     return rows
+
+
+def with_power(source: Path, target: Path, power: float) -> Path:
+    """A copy of model file ``source`` whose features are power-normalised."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    parts = load_model_parts(source)
+    parts.model.feature_power = power
+    save_model_file(target, parts.model, parts.classification_layer, parts.forgery_layer)
+    write_model_settings(target, read_model_settings(source))
+    return target
 
 
 def protocol_table(args: argparse.Namespace, store: Path, rows: dict[str, Path]) -> None:

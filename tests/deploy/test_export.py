@@ -68,6 +68,20 @@ def test_float32_features_equal_pytorch(exports, store, golden_dir, name):
         assert error <= 1e-5 * np.abs(expected).max()  # meaningful whatever the scale
 
 
+def test_the_feature_power_is_part_of_the_exported_graph(store, tmp_path):
+    model = random_model_file(tmp_path / "model.pth", "signet_thin", seed=5,
+                              feature_power=0.5)
+    write_model_settings(model, SETTINGS)
+    result = export_onnx(model, tmp_path / "model.onnx")
+    x = store[1]["x"]
+    expected = TorchEngine(model, device="cpu").features(x, batch_size=8)
+    plain = random_model_file(tmp_path / "plain.pth", "signet_thin", seed=5)
+    unpowered = TorchEngine(plain, device="cpu").features(x, batch_size=8)
+    np.testing.assert_allclose(expected, np.sqrt(unpowered), rtol=1e-4, atol=1e-5)
+    got = OnnxEngine(result.path).features(x, batch_size=5)
+    assert np.abs(got - expected).max() <= 1e-4
+
+
 def test_wd_and_wi_metrics_identical_on_the_same_folds(exports, store):
     model, result = exports["signet_thin"]
     _, data = store

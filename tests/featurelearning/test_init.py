@@ -70,6 +70,8 @@ def test_default_names_the_built_in_model(store, tmp_path) -> None:
     built_in = load_model_parts(model_path())
     tuned = load_model_parts(result.model_last)
     assert tuned.name == "signet_thin"
+    # the fine-tuned file keeps the built-in model's power normalisation
+    assert tuned.model.feature_power == built_in.model.feature_power == 0.5
     conv = "conv_layers.conv1.conv.weight"
     assert torch.allclose(built_in.model.state_dict()[conv], tuned.model.state_dict()[conv])
 

@@ -10,9 +10,11 @@ import numpy as np
 GOLDEN_CANVAS = (1000, 1500)
 
 
-def random_model_file(path: Path, name: str, seed: int = 0) -> Path:
+def random_model_file(path: Path, name: str, seed: int = 0,
+                      feature_power: float | None = None) -> Path:
     """A model file of architecture ``name`` with random weights and random batch-norm
-    statistics (so that folding them into the layers is exercised)."""
+    statistics (so that folding them into the layers is exercised), recording
+    ``feature_power``."""
     import torch
 
     from sigver.featurelearning.models import create_model, save_model_file
@@ -28,6 +30,7 @@ def random_model_file(path: Path, name: str, seed: int = 0) -> Path:
             module.weight.data.uniform_(0.5, 1.5, generator=generator)
             module.bias.data.normal_(0, 0.1, generator=generator)
             assert module.running_mean.shape == (n,)
+    model.feature_power = feature_power
     save_model_file(path, model.eval())
     return path
 

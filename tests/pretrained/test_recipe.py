@@ -10,7 +10,11 @@ import torch
 
 from sigver.datasets.util import load_dataset, read_store_settings
 from sigver.featurelearning.extract import extract_store
-from sigver.featurelearning.models import read_model_file
+from sigver.featurelearning.models import (
+    FEATURE_POWER_KEY,
+    load_model_parts,
+    read_model_file,
+)
 from sigver.io import file_sha256
 from sigver.pretrained.recipe import TINY, run_recipe, synthetic_store
 from sigver.settings import PreprocessingSettings, read_model_settings
@@ -21,6 +25,8 @@ from sigver.verification.persistence import load_verifier
 def test_the_tiny_recipe_writes_a_float16_model_and_its_classifier(tmp_path) -> None:
     result = run_recipe(tmp_path, TINY, echo=None)
     stored, _, _ = read_model_file(result.model_path)
+    power = stored.pop(FEATURE_POWER_KEY)
+    assert power.dtype == torch.float32 and power.item() == TINY.feature_power
     assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
     assert read_model_settings(result.model_path) == PreprocessingSettings(
         canvas_size=TINY.canvas, img_size=TINY.img_size, input_size=TINY.input_size)
@@ -29,11 +35,13 @@ def test_the_tiny_recipe_writes_a_float16_model_and_its_classifier(tmp_path) -> 
     record = json.loads((tmp_path / "recipe.json").read_text())
     assert record["recipe"]["writers"] == TINY.writers
     assert record["seconds"]["total"] == result.stages["total"] > 0
-    # float16 storage moves the features by rounding only
+    assert load_model_parts(result.model_path).model.feature_power == TINY.feature_power == 0.5
+    # float16 storage moves the features by rounding only (the trained file has no
+    # power normalisation: its features are compared after taking it)
     half = extract_store(result.model_path, tmp_path / "dev.npz", device="cpu",
                          progress=False).features
     full = extract_store(tmp_path / "train" / "model_best.pth", tmp_path / "dev.npz",
-                         device="cpu", progress=False).features
+                         device="cpu", progress=False).features ** TINY.feature_power
     cosine = np.sum(half * full, 1) / np.linalg.norm(half, axis=1) / np.linalg.norm(full, axis=1)
     assert cosine.min() > 0.999
 

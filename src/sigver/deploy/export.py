@@ -148,6 +148,7 @@ def _torch_export(model: Any, input_size: tuple[int, int]) -> Any:
     import torch
 
     from sigver.featurelearning.extract import fold_batch_norm
+    from sigver.featurelearning.models import feature_network
 
     class Uint8Input(torch.nn.Module):
         def __init__(self, net: torch.nn.Module) -> None:
@@ -158,7 +159,7 @@ def _torch_export(model: Any, input_size: tuple[int, int]) -> Any:
             # the same operations as sigver.featurelearning.data.to_network_input
             return self.net(images.float().div(255))
 
-    wrapped = Uint8Input(fold_batch_norm(model).cpu()).eval()
+    wrapped = Uint8Input(feature_network(fold_batch_norm(model).cpu())).eval()
     example = torch.zeros((2, 1, *input_size), dtype=torch.uint8)
     batch = torch.export.Dim("batch", min=1)
     # The exporter logs its progress and warns about optional torchvision operators;

@@ -29,6 +29,7 @@ from sigver.featurelearning.data import (
     resolve_device,
     to_network_input,
 )
+from sigver.featurelearning.models import feature_network
 from sigver.features import FeatureSet
 from sigver.settings import (
     DEFAULT_INPUT_SIZE,
@@ -61,9 +62,10 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
 
 def prepare_network(model: nn.Module, device: torch.device) -> nn.Module:
     """The inference network of ``model`` on ``device``: batch norms folded, channels
-    last. Preparing copies the model, so a caller that extracts many small batches
-    (a service, an engine) prepares once and passes the result to ``run_network``."""
-    return fast_layout(fold_batch_norm(model).to(device))
+    last, followed by the model's power normalisation if it has one. Preparing copies
+    the model, so a caller that extracts many small batches (a service, an engine)
+    prepares once and passes the result to ``run_network``."""
+    return feature_network(fast_layout(fold_batch_norm(model).to(device)))
 
 
 def extract_features(model: nn.Module, x: np.ndarray, *, batch_size: int = 32,

@@ -6,6 +6,10 @@ fixed: every block is an ``OrderedDict`` of ``conv``/``fc`` (no bias), ``bn`` an
 
 A model file is ``torch.save`` of the 3-tuple ``(feature_extractor_state_dict,
 classification_layer_state_dict, forgery_layer_state_dict)``; the last two may be empty.
+sigver's own files may add one entry to the first: ``feature_power``, the exponent of
+the power normalisation applied to the features when they are extracted (the built-in
+model's, docs/pretrained.md); published files have none, and their features are the
+network's output unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +31,38 @@ from sigver.io import atomic_output
 from sigver.validation import check_input_file
 
 StateDict = Mapping[str, torch.Tensor]
+# The optional model-file entry holding the feature power (see the module docstring).
+FEATURE_POWER_KEY = "feature_power"
+
+
+class PowerNormalization(nn.Module):
+    """Signed power normalisation ``sign(x) |x| ** power`` of a feature vector.
+
+    With ``power`` below 1 it compresses the few large activations a network produces on
+    images unlike its training data, which otherwise dominate the distances that the WD
+    and WI SVMs compute (power 0.5 is the usual choice for pooled image descriptors).
+    """
+
+    def __init__(self, power: float) -> None:
+        super().__init__()
+        self.power = float(power)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.sign(features) * features.abs().pow(self.power)
+
+
+def feature_network(model: nn.Module) -> nn.Module:
+    """``model`` followed by its power normalisation when it has one (what extraction
+    and export run); ``model`` itself otherwise."""
+    power = getattr(model, "feature_power", None)
+    return model if power is None else nn.Sequential(model, PowerNormalization(power))
+
+
+def check_feature_power(power: float | None, source: str) -> float | None:
+    """``power`` when it is None or within (0, 1]; a one-line error naming ``source``."""
+    if power is not None and not 0 < power <= 1:
+        raise SigverError(f"{source}: feature power {power} must be within (0, 1]")
+    return power
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -54,6 +90,10 @@ class _SigNetBase(nn.Module):
     feature_space_size: int
     conv_layers: nn.Sequential
     fc_layers: nn.Sequential
+    # Exponent of the power normalisation of extracted features (None: none). Training
+    # never applies it: the heads see the network's output, and a fine-tuned model keeps
+    # the exponent of the file it started from.
+    feature_power: float | None = None
 
     def _init_weights(self) -> None:
         # Glorot-uniform weights, as in the original Lasagne implementation of [1].
@@ -226,6 +266,9 @@ def load_model_parts(path: str | os.PathLike, model_name: str | None = None,
     """
     path = Path(path)
     features_state, clf_state, forg_state = read_model_file(path)
+    power = features_state.pop(FEATURE_POWER_KEY, None)
+    if power is not None and power.numel() != 1:
+        raise SigverError(f"{path}: entry '{FEATURE_POWER_KEY}' is not a single number")
     inferred = infer_model_name(features_state)
     if model_name is None:
         if inferred is None:
@@ -237,6 +280,8 @@ def load_model_parts(path: str | os.PathLike, model_name: str | None = None,
         detail = f"they look like '{inferred}'" if inferred else "names or shapes differ"
         raise SigverError(f"{path}: the weights do not fit --model {model_name} ({detail})")
     model.load_state_dict(features_state)
+    model.feature_power = check_feature_power(None if power is None else power.item(),
+                                              str(path))
     clf = _linear_from_state(clf_state, path, "classification")
     forg = _linear_from_state(forg_state, path, "forgery")
     for layer in (clf, forg):
@@ -263,10 +308,13 @@ def save_model_file(path: str | os.PathLike, model: nn.Module, clf: nn.Module | 
     """Write a model file in the published 3-tuple layout, atomically.
 
     Tensors are moved to the CPU, in the standard memory layout, so the file loads
-    anywhere.
+    anywhere. A model with a ``feature_power`` records it in the file.
     """
     parts = tuple({key: value.detach().cpu().contiguous()
                    for key, value in module.state_dict().items()}
                   if module is not None else {} for module in (model, clf, forg))
+    power = getattr(model, "feature_power", None)
+    if power is not None:
+        parts[0][FEATURE_POWER_KEY] = torch.tensor(float(power))
     with atomic_output(path) as tmp:
         torch.save(parts, tmp)
