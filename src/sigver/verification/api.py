@@ -32,14 +32,14 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sigver.errors import ParameterError, SigverError
 from sigver.pretrained import classifier_path, recorded_model
 from sigver.pretrained import model_path as builtin_model_path
 from sigver.settings import PreprocessingSettings, resolve_settings
+from sigver.verification.background import Background, background_for
 from sigver.verification.database import (
     DEFAULT_DB,
     DatabaseSettings,
@@ -57,14 +57,15 @@ from sigver.verification.extraction import (
     prepare_image,
     prepare_images,
 )
+from sigver.verification.result import VerificationResult
 
 if TYPE_CHECKING:
-    from sigver.verification.background import Background
     from sigver.verification.persistence import TrainedVerifier
     from sigver.verification.wd import PersonSVM
 
-# The files-to-features steps live in sigver.verification.extraction; they are part of
-# this module's interface too (the service and the benchmarks import them from here).
+# The files-to-features steps (sigver.verification.extraction), the background check and
+# the result type are part of this module's interface too (the service and the
+# benchmarks import them from here).
 __all__ = ["FeatureModel", "PreparedImage", "VerificationResult", "Verifier",
            "background_for", "check_model_file", "enroll", "enrollment_settings",
            "model_settings", "prepare_image", "prepare_images", "train_person_svm", "verify"]
@@ -197,80 +198,6 @@ def train_person_svm(db: PathLike, user: str, background: Background) -> PersonS
         return None
     return wd.train_and_store(db, user, references.features, references.file_sha256,
                               background)
-
-
-def background_for(path: PathLike, model_sha256: str,
-                   settings: PreprocessingSettings) -> Background:
-    """The background file at ``path``, refused unless it holds features of the model
-    ``model_sha256`` prepared with ``settings`` (where it records settings)."""
-    from sigver.verification.background import load_background
-
-    background = load_background(path)
-    if background.model_sha256 != model_sha256:
-        raise ParameterError("background", str(path), "holds features of another model "
-                             f"(SHA-256 {background.model_sha256[:12]}...) than the "
-                             f"database's ({model_sha256[:12]}...)")
-    recorded = background.settings
-    if recorded is not None:
-        for name, what in (("canvas_size", "canvas"), ("img_size", "stored size"),
-                           ("input_size", "input size")):
-            theirs, ours = getattr(recorded, name), getattr(settings, name)
-            if theirs != ours:
-                raise ParameterError("background", str(path), f"its signatures were "
-                                     f"prepared with {what} {theirs[0]} x {theirs[1]}, the "
-                                     f"database's with {ours[0]} x {ours[1]}")
-    return background
-
-
-@dataclass(frozen=True)
-class VerificationResult:
-    """The verdict on one questioned signature.
-
-    Attributes
-    ----------
-    file
-        The questioned file.
-    user
-        The claimed identity.
-    score
-        The score of ``method`` (higher: more likely genuine): the writer-independent
-        classifier's score fused over the references, or the decision value of the
-        person's writer-dependent SVM.
-    threshold
-        The decision threshold (the classifier's, 0 for an SVM, or the one asked for).
-    is_genuine
-        ``score >= threshold``.
-    reference_scores
-        ``(reference file, score)`` per enrolled reference, in enrollment order (the
-        writer-independent classifier's scores, whatever the method).
-    is_reference
-        The questioned file is itself one of the user's references (its score is
-        meaningless).
-    method
-        ``"wi"`` (writer-independent classifier) or ``"wd"`` (the person's SVM).
-    """
-
-    file: str
-    user: str
-    score: float
-    threshold: float
-    is_genuine: bool
-    reference_scores: list[tuple[str, float]]
-    is_reference: bool = False
-    method: str = "wi"
-
-    @property
-    def decision(self) -> str:
-        """``"genuine"`` or ``"forgery"``."""
-        return "genuine" if self.is_genuine else "forgery"
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values."""
-        return {"file": self.file, "user": self.user, "method": self.method,
-                "score": self.score, "threshold": self.threshold,
-                "decision": self.decision, "is_reference": self.is_reference,
-                "reference_scores": [{"reference": ref, "score": score}
-                                     for ref, score in self.reference_scores]}
 
 
 class Verifier:

@@ -140,3 +140,24 @@ def load_background(path: str | os.PathLike) -> Background:
     return Background(features=features, writers=writers, model_sha256=digest,
                       settings=PreprocessingSettings.from_json(settings, source=path)
                       if settings else None)
+
+
+def background_for(path: str | os.PathLike, model_sha256: str,
+                   settings: PreprocessingSettings) -> Background:
+    """The background file at ``path``, refused unless it holds features of the model
+    ``model_sha256`` prepared with ``settings`` (where it records settings)."""
+    background = load_background(path)
+    if background.model_sha256 != model_sha256:
+        raise ParameterError("background", str(path), "holds features of another model "
+                             f"(SHA-256 {background.model_sha256[:12]}...) than the "
+                             f"database's ({model_sha256[:12]}...)")
+    recorded = background.settings
+    if recorded is not None:
+        for name, what in (("canvas_size", "canvas"), ("img_size", "stored size"),
+                           ("input_size", "input size")):
+            theirs, ours = getattr(recorded, name), getattr(settings, name)
+            if theirs != ours:
+                raise ParameterError("background", str(path), f"its signatures were "
+                                     f"prepared with {what} {theirs[0]} x {theirs[1]}, the "
+                                     f"database's with {ours[0]} x {ours[1]}")
+    return background
