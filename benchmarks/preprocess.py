@@ -15,12 +15,14 @@ canvas. Every output is checked byte-identical to the reference's. Then where th
 path spends its time (three profiled passes over the golden scans at the GPDS canvas).
 
 Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct files of
-../shared/data: file paths go out (``LOCAL_BATCH`` per task), each worker reads, decodes
-and normalises its own files, and the stored 170 x 242 images come back. images/s for
-each worker count (1 runs in this process), the speed-up over 1 worker, best of the
-repeats, the CPU time per image in the workers and the CPU time of this process (the
-pool's overhead, readable whatever the load), the load average before and after each
-count; the images are checked identical for every count.
+../shared/data: file paths go out (in chunks that shrink as the work runs out,
+``LOCAL_BATCH``), each worker reads, decodes and normalises its own files, and the stored
+170 x 242 images come back. images/s for each worker count (1 runs in this process), the
+speed-up over 1 worker, best of the repeats, the CPU time per image in the workers, the
+share of the run's wall time the workers spent normalising (1.0: never waiting for
+work) and the CPU time of this process (the pool's overhead, readable whatever the
+load), the load average before and after each count; the images are checked identical
+for every count.
 """
 
 from __future__ import annotations
@@ -130,10 +132,10 @@ def profile(images, canvas):
 
 
 def timed_task(task):
-    """``_process_one`` and the CPU time it took in the worker."""
-    cpu = time.process_time()
+    """``_process_one``, and the CPU and wall time it took in the worker."""
+    cpu, wall = time.process_time(), time.perf_counter()
     image, note = _process_one(task)
-    return image, note, time.process_time() - cpu
+    return image, note, time.process_time() - cpu, time.perf_counter() - wall
 
 
 def workers_table(files, counts, repeats):
@@ -145,25 +147,28 @@ def workers_table(files, counts, repeats):
     base, first = None, None
     for workers in counts:
         before = _load()
-        parallel_map(timed_task, tasks[:workers * LOCAL_BATCH], workers=workers,
+        parallel_map(timed_task, tasks[:workers * 4], workers=workers,
                      progress=False, batch_size=1)  # start-up: the pool and its imports
-        best, worker_cpu, main_cpu = 0.0, [], []
+        best, worker_cpu, main_cpu, busy = 0.0, [], [], []
         for _ in range(max(1, repeats // 2)):
             start, cpu = time.perf_counter(), time.process_time()
             results = parallel_map(timed_task, tasks, workers=workers, progress=False,
                                    batch_size=LOCAL_BATCH)
-            best = max(best, len(tasks) / (time.perf_counter() - start))
+            wall = time.perf_counter() - start
+            best = max(best, len(tasks) / wall)
             main_cpu.append(time.process_time() - cpu)
             worker_cpu.append(sum(r[2] for r in results) / len(tasks))
-        images = np.stack([image for image, _, _ in results])
+            busy.append(sum(r[3] for r in results) / (workers * wall))
+        images = np.stack([result[0] for result in results])
         if first is None:
             first = images
         elif not np.array_equal(images, first):
             raise SystemExit(f"workers {workers}: the images differ from 1 worker's")
         base = base or best
         print(f"  workers {workers:>2}: {best:7.1f} img/s  (x{best / base:4.2f})  "
-              f"CPU {1e3 * min(worker_cpu):5.1f} ms/img in the workers, "
-              f"{min(main_cpu):5.2f} s in this process  load {before} -> {_load()}",
+              f"CPU {1e3 * min(worker_cpu):5.1f} ms/img in the workers, busy "
+              f"{max(busy):5.3f}, {min(main_cpu):5.2f} s in this process  "
+              f"load {before} -> {_load()}",
               flush=True)
 
 
