@@ -17,12 +17,12 @@ path spends its time (three profiled passes over the golden scans at the GPDS ca
 Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct files of
 ../shared/data: file paths go out (in chunks that shrink as the work runs out,
 ``LOCAL_BATCH``), each worker reads, decodes and normalises its own files, and the stored
-170 x 242 images come back. images/s for each worker count (1 runs in this process), the
-speed-up over 1 worker, best of the repeats, the CPU time per image in the workers, the
-share of the run's wall time the workers spent normalising (1.0: never waiting for
-work) and the CPU time of this process (the pool's overhead, readable whatever the
-load), the load average before and after each count; the images are checked identical
-for every count.
+170 x 242 images come back (the box of their non-zero pixels). images/s for each worker
+count (1 runs in this process), the speed-up over 1 worker, best of the repeats, the CPU
+time per image in the workers, the share of the run's wall time the workers spent
+normalising (1.0: never waiting for work) and the CPU time of this process (the pool's
+overhead, readable whatever the load), the load average before and after each count;
+the images are checked identical for every count.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.preprocessing.normalize import preprocess_signature
-from sigver.preprocessing.process_dataset import LOCAL_BATCH, _process_one
+from sigver.preprocessing.process_dataset import LOCAL_BATCH, _process_one, _unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 CANVASES = {"GPDS": (952, 1360), "CEDAR": (730, 1042), "MCYT": (600, 850)}
@@ -159,7 +159,8 @@ def workers_table(files, counts, repeats):
             main_cpu.append(time.process_time() - cpu)
             worker_cpu.append(sum(r[2] for r in results) / len(tasks))
             busy.append(sum(r[3] for r in results) / (workers * wall))
-        images = np.stack([result[0] for result in results])
+        images = np.stack([_unpack(result[0], np.empty(STORED, np.uint8))
+                           for result in results])
         if first is None:
             first = images
         elif not np.array_equal(images, first):
