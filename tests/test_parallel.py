@@ -8,10 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from sigver.parallel import GUIDED_MIN_BATCH, GUIDED_SHARE, guided_chunks, parallel_imap
+from sigver.parallel import (
+    GUIDED_MAX_BATCH,
+    GUIDED_MIN_BATCH,
+    GUIDED_SHARE,
+    guided_chunks,
+    parallel_imap,
+)
 
 
-@pytest.mark.parametrize("n_items", [0, 1, 3, GUIDED_MIN_BATCH, 17, 600, 1001])
+@pytest.mark.parametrize("n_items", [0, 1, 3, GUIDED_MIN_BATCH, 17, 600, 1001, 52_000])
 @pytest.mark.parametrize("workers", [1, 2, 5])
 def test_guided_chunks_cover_the_items_in_shrinking_chunks(n_items, workers):
     bounds = guided_chunks(n_items, workers)
@@ -24,17 +30,17 @@ def test_guided_chunks_cover_the_items_in_shrinking_chunks(n_items, workers):
     assert stops[-1] == n_items
     sizes = [stop - start for start, stop in bounds]
     assert sizes == sorted(sizes, reverse=True)
-    assert all(size >= GUIDED_MIN_BATCH for size in sizes[:-1])
+    assert all(GUIDED_MIN_BATCH <= size <= GUIDED_MAX_BATCH for size in sizes[:-1])
     for start, stop in bounds[:-1]:
-        left = n_items - start
-        assert stop - start == max(GUIDED_MIN_BATCH, math.ceil(left / (GUIDED_SHARE * workers)))
+        share = math.ceil((n_items - start) / (GUIDED_SHARE * workers))
+        assert stop - start == min(GUIDED_MAX_BATCH, max(GUIDED_MIN_BATCH, share))
 
 
 def test_guided_chunks_are_few_for_many_items():
-    # 600 files on 2 workers: 29 round trips instead of 150 batches of 4.
+    # 600 files on 2 workers: 30 round trips instead of 150 batches of 4.
     bounds = guided_chunks(600, 2)
-    assert bounds[0] == (0, 75)
-    assert len(bounds) == 29
+    assert bounds[:3] == [(0, 64), (64, 128), (128, 187)]
+    assert len(bounds) == 30
 
 
 def _row_sum(seed: int) -> float:

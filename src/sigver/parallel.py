@@ -31,10 +31,13 @@ from sigver.errors import ParameterError
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Guided chunks: each holds 1 / (GUIDED_SHARE * workers) of the items left, and at least
-# GUIDED_MIN_BATCH of them.
+# Guided chunks: each holds 1 / (GUIDED_SHARE * workers) of the items left, at least
+# GUIDED_MIN_BATCH and at most GUIDED_MAX_BATCH of them (sized for items of about 10 ms,
+# such as images to normalise: a chunk's results come back, and the progress moves, at
+# least every second or so however many items there are).
 GUIDED_SHARE = 4
 GUIDED_MIN_BATCH = 4
+GUIDED_MAX_BATCH = 64
 
 
 def resolve_workers(workers: int | None) -> int:
@@ -108,12 +111,13 @@ def parallel_imap(fn: Callable[[T], R], items: Sequence[T] | Iterable[T], *,
 
 def guided_chunks(n_items: int, workers: int) -> list[tuple[int, int]]:
     """(start, stop) of consecutive chunks covering ``n_items`` items: each holds
-    1 / (``GUIDED_SHARE`` * ``workers``) of the items not yet in a chunk, rounded up, and
-    at least ``GUIDED_MIN_BATCH`` (the last one: what is left)."""
+    1 / (``GUIDED_SHARE`` * ``workers``) of the items not yet in a chunk, rounded up,
+    within ``GUIDED_MIN_BATCH``..``GUIDED_MAX_BATCH`` (the last one: what is left)."""
     bounds = []
     start = 0
     while start < n_items:
-        size = max(GUIDED_MIN_BATCH, math.ceil((n_items - start) / (GUIDED_SHARE * workers)))
+        share = math.ceil((n_items - start) / (GUIDED_SHARE * workers))
+        size = min(GUIDED_MAX_BATCH, max(GUIDED_MIN_BATCH, share))
         bounds.append((start, min(start + size, n_items)))
         start += size
     return bounds
