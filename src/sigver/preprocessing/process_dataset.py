@@ -43,10 +43,10 @@ from sigver.validation import check_output_store
 Size = tuple[int, int]
 
 # Files per task sent to a local worker process: chunks that shrink as the work runs out
-# (``sigver.parallel.guided_chunks``). Each round trip through this process leaves a
-# worker waiting (about 2 ms on 2 busy cores: 6 % of 4 files' work), and joblib's
-# automatic size grows to 0.2 s of work per task, leaving one worker idle while the other
-# finishes its last one; guided chunks avoid both.
+# (``sigver.parallel.guided_chunks``, 4 to 64 files). Each round trip through this
+# process leaves a worker waiting (2-3 ms measured on 2 busy cores: 6 % of the work of a
+# task of 4 files), and joblib's automatic size grows to 0.2 s of work per task, leaving
+# one worker idle while the other finishes its last one; guided chunks avoid both.
 LOCAL_BATCH = "guided"
 
 
@@ -182,7 +182,7 @@ def process_dataset(dataset: str | DatasetReader, path: str | os.PathLike | None
     ok = np.zeros(len(items), dtype=bool)
     with use_scheduler(scheduler), tqdm(total=len(items), desc="preprocess", unit="img",
                                         disable=not progress, dynamic_ncols=True) as bar:
-        # (A cluster sizes its own batches.)
+        # A cluster sizes its own batches (parallel_imap).
         results = parallel_imap(_process_one, tasks, workers=workers, batch_size=LOCAL_BATCH)
         for position, (image, message) in enumerate(results):
             name = reader.relative(items[position][0])
