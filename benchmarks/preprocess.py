@@ -15,12 +15,16 @@ canvas. Every output is checked byte-identical to the reference's. Then where th
 path spends its time (three profiled passes over the golden scans at the GPDS canvas).
 
 Workers: ``process_dataset``'s worker pool the way it runs, on --images distinct files of
-../shared/data: file paths go out (``LOCAL_BATCH`` per task), each worker reads, decodes
-and normalises its own files, and the stored 170 x 242 images come back. images/s for
-each worker count (1 runs in this process), the speed-up over 1 worker, best of the
-repeats, the CPU time per image in the workers and the CPU time of this process (the
-pool's overhead, readable whatever the load), the load average before and after each
-count; the images are checked identical for every count.
+../shared/data: file paths go out (in chunks that shrink as the work runs out,
+``LOCAL_BATCH``), each worker reads, decodes and normalises its own files, and the stored
+170 x 242 images come back (the box of their non-zero pixels). The worker counts take
+turns within each of --repeats / 2 rounds, so that a drift of the machine's speed hits
+them alike. images/s for each worker count (1 runs in this process), the best of the
+rounds and its speed-up over 1 worker's best, the median of the speed-ups within each
+round (paired), the CPU time per image in the workers, the share of the run's wall time
+the workers spent normalising (1.0: never waiting for work) and the CPU time of this
+process (the pool's overhead, readable whatever the load), the load average at the first
+and last run of each count; the images are checked identical for every run.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import numpy as np
 from sigver.imageio import read_signature_image
 from sigver.parallel import parallel_map, resolve_workers
 from sigver.preprocessing.normalize import preprocess_signature
-from sigver.preprocessing.process_dataset import LOCAL_BATCH, _process_one
+from sigver.preprocessing.process_dataset import LOCAL_BATCH, _process_one, _unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 CANVASES = {"GPDS": (952, 1360), "CEDAR": (730, 1042), "MCYT": (600, 850)}
@@ -130,41 +134,55 @@ def profile(images, canvas):
 
 
 def timed_task(task):
-    """``_process_one`` and the CPU time it took in the worker."""
-    cpu = time.process_time()
+    """``_process_one``, and the CPU and wall time it took in the worker."""
+    cpu, wall = time.process_time(), time.perf_counter()
     image, note = _process_one(task)
-    return image, note, time.process_time() - cpu
+    return image, note, time.process_time() - cpu, time.perf_counter() - wall
 
 
 def workers_table(files, counts, repeats):
     tasks = [(str(path), CANVASES["GPDS"], STORED, False, False) for path in files]
     print(f"process_dataset's workers at the GPDS canvas (read, decode, normalise), "
-          f"{len(tasks)} images, {resolve_workers(None)} cores available; CPU ms per image "
-          "in the workers and CPU s of this process show the pool's overhead whatever the "
-          "load:", flush=True)
-    base, first = None, None
-    for workers in counts:
-        before = _load()
-        parallel_map(timed_task, tasks[:workers * LOCAL_BATCH], workers=workers,
-                     progress=False, batch_size=1)  # start-up: the pool and its imports
-        best, worker_cpu, main_cpu = 0.0, [], []
-        for _ in range(max(1, repeats // 2)):
+          f"{len(tasks)} images, {resolve_workers(None)} cores available; the counts "
+          "interleaved over the repeats; CPU ms per image in the workers and CPU s of this "
+          "process show the pool's overhead whatever the load:", flush=True)
+    for workers in counts:  # start-up: the pools and their imports
+        parallel_map(timed_task, tasks[:workers * 4], workers=workers, progress=False,
+                     batch_size=1)
+    runs = {workers: [] for workers in counts}
+    first = None
+    for _ in range(max(1, repeats // 2)):
+        # Every count in each repeat: a drift of the machine's speed (other jobs, other
+        # tenants of the host) hits all of them alike.
+        for workers in counts:
+            before = _load()
             start, cpu = time.perf_counter(), time.process_time()
             results = parallel_map(timed_task, tasks, workers=workers, progress=False,
                                    batch_size=LOCAL_BATCH)
-            best = max(best, len(tasks) / (time.perf_counter() - start))
-            main_cpu.append(time.process_time() - cpu)
-            worker_cpu.append(sum(r[2] for r in results) / len(tasks))
-        images = np.stack([image for image, _, _ in results])
-        if first is None:
-            first = images
-        elif not np.array_equal(images, first):
-            raise SystemExit(f"workers {workers}: the images differ from 1 worker's")
-        base = base or best
-        print(f"  workers {workers:>2}: {best:7.1f} img/s  (x{best / base:4.2f})  "
-              f"CPU {1e3 * min(worker_cpu):5.1f} ms/img in the workers, "
-              f"{min(main_cpu):5.2f} s in this process  load {before} -> {_load()}",
-              flush=True)
+            wall = time.perf_counter() - start
+            runs[workers].append({
+                "rate": len(tasks) / wall, "main": time.process_time() - cpu,
+                "cpu": sum(r[2] for r in results) / len(tasks),
+                "busy": sum(r[3] for r in results) / (workers * wall),
+                "load": (before, _load())})
+            images = np.stack([_unpack(result[0], np.empty(STORED, np.uint8))
+                               for result in results])
+            if first is None:
+                first = images
+            elif not np.array_equal(images, first):
+                raise SystemExit(f"workers {workers}: the images differ from the first run's")
+    base = runs[counts[0]]
+    base_best = max(run["rate"] for run in base)
+    for workers in counts:
+        mine = runs[workers]
+        best = max(run["rate"] for run in mine)
+        paired = np.median([run["rate"] / ref["rate"] for run, ref in zip(mine, base,
+                                                                       strict=True)])
+        print(f"  workers {workers:>2}: {best:7.1f} img/s  (x{best / base_best:4.2f}, "
+              f"paired x{paired:4.2f})  CPU {1e3 * min(r['cpu'] for r in mine):5.1f} ms/img "
+              f"in the workers, busy {max(r['busy'] for r in mine):5.3f}, "
+              f"{min(r['main'] for r in mine):5.2f} s in this process  "
+              f"load {mine[0]['load'][0]} -> {mine[-1]['load'][1]}", flush=True)
 
 
 def main() -> int:

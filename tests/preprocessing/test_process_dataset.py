@@ -17,7 +17,7 @@ from sigver.datasets.util import load_dataset, read_store, read_store_settings
 from sigver.errors import ParameterError, SigverError
 from sigver.imageio import read_signature_image
 from sigver.preprocessing.normalize import preprocess_signature
-from sigver.preprocessing.process_dataset import process_dataset
+from sigver.preprocessing.process_dataset import _pack, _unpack, process_dataset
 from sigver.settings import PreprocessingSettings
 
 FAST = {"canvas_size": (90, 130), "image_size": (34, 48), "workers": 1, "progress": False}
@@ -257,3 +257,40 @@ def test_worker_processes_give_the_in_process_images_of_real_scans(golden_dir, t
         here = preprocess_signature(read_signature_image(root / str(name)), (952, 1360),
                                     (170, 242), None)
         assert image[0].tobytes() == here.tobytes(), name
+
+
+def _spots(points, shape=(17, 23)):
+    image = np.zeros(shape, dtype=np.uint8)
+    for value, (row, col) in enumerate(points, start=1):
+        image[row, col] = value
+    return image
+
+
+@pytest.mark.parametrize("image", [
+    _spots([]),  # all background
+    _spots([(8, 11)]),  # one pixel
+    _spots([(0, 0), (16, 22)]),  # opposite corners: the whole image
+    _spots([(0, 5), (3, 22)]),  # the top row and the last column
+    _spots([(16, 0)]),  # the bottom-left corner
+    np.full((5, 7), 255, dtype=np.uint8),
+], ids=["blank", "pixel", "corners", "top-right", "bottom-left", "full"])
+def test_packed_images_unpack_to_the_same_bytes(image):
+    corner, box = _pack(image)
+    rows, cols = np.nonzero(image)
+    if rows.size:
+        assert corner == (rows.min(), cols.min())
+        assert box.shape == (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    else:
+        assert box.size == 0
+    out = np.full(image.shape, 7, dtype=np.uint8)  # stale values are overwritten
+    assert _unpack((corner, box), out) is out
+    assert out.tobytes() == image.tobytes()
+
+
+def test_a_normalised_scan_packs_into_its_ink_box(golden_dir):
+    scan = read_signature_image(sorted(golden_dir.glob("*.png"))[0])
+    image = preprocess_signature(scan, (952, 1360), (170, 242), None)
+    (top, left), box = _pack(image)
+    assert box.size < image.size * 0.6  # what the worker sends back
+    assert box[0].any() and box[-1].any() and box[:, 0].any() and box[:, -1].any()
+    assert _unpack(((top, left), box), np.empty_like(image)).tobytes() == image.tobytes()
