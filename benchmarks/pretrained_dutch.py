@@ -47,8 +47,8 @@ from sigver.pretrained import model_path as builtin_model
 from sigver.settings import read_model_settings, write_model_settings
 from sigver.wd.protocol import run as run_wd
 from sigver.wi.protocol import run as run_wi
+from verify_dutch import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sigcomp2011-dutch"
 HALF = 32
 ROWS = {"a": "untrained", "b": "built-in (synthetic only)", "c": "scratch on first half",
         "d": "built-in fine-tuned on first half",

@@ -63,7 +63,8 @@ def test_writers_are_split_among_the_forger_skills(tmp_path) -> None:
 
 @pytest.mark.parametrize(("field", "value"), [
     ("model", "resnet"), ("skills", (0.1, 1.5)), ("writers", 3), ("first_epochs", 0),
-    ("genuine", 1), ("dev_genuine", 3), ("dev_writers", 2), ("lamb", 2.0)])
+    ("genuine", 1), ("dev_genuine", 3), ("dev_writers", 2), ("lamb", 2.0),
+    ("feature_power", 1.5), ("feature_power", 0.0)])
 def test_impossible_recipes_name_the_field(field, value, tmp_path) -> None:
     import dataclasses
 

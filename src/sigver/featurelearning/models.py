@@ -58,11 +58,10 @@ def feature_network(model: nn.Module) -> nn.Module:
     return model if power is None else nn.Sequential(model, PowerNormalization(power))
 
 
-def check_feature_power(power: float | None, source: str) -> float | None:
-    """``power`` when it is None or within (0, 1]; a one-line error naming ``source``."""
-    if power is not None and not 0 < power <= 1:
-        raise SigverError(f"{source}: feature power {power} must be within (0, 1]")
-    return power
+def valid_feature_power(power: float) -> bool:
+    """Whether ``power`` can be a feature power: within (0, 1] (above 1 it would stretch
+    the large activations instead of compressing them)."""
+    return 0 < power <= 1
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -267,8 +266,12 @@ def load_model_parts(path: str | os.PathLike, model_name: str | None = None,
     path = Path(path)
     features_state, clf_state, forg_state = read_model_file(path)
     power = features_state.pop(FEATURE_POWER_KEY, None)
-    if power is not None and power.numel() != 1:
-        raise SigverError(f"{path}: entry '{FEATURE_POWER_KEY}' is not a single number")
+    if power is not None:
+        if power.numel() != 1:
+            raise SigverError(f"{path}: entry '{FEATURE_POWER_KEY}' is not a single number")
+        power = power.item()
+        if not valid_feature_power(power):
+            raise SigverError(f"{path}: feature power {power} must be within (0, 1]")
     inferred = infer_model_name(features_state)
     if model_name is None:
         if inferred is None:
@@ -280,8 +283,7 @@ def load_model_parts(path: str | os.PathLike, model_name: str | None = None,
         detail = f"they look like '{inferred}'" if inferred else "names or shapes differ"
         raise SigverError(f"{path}: the weights do not fit --model {model_name} ({detail})")
     model.load_state_dict(features_state)
-    model.feature_power = check_feature_power(None if power is None else power.item(),
-                                              str(path))
+    model.feature_power = power
     clf = _linear_from_state(clf_state, path, "classification")
     forg = _linear_from_state(forg_state, path, "forgery")
     for layer in (clf, forg):

@@ -100,7 +100,7 @@ class Recipe:
 
     def validate(self) -> None:
         """Raise ``ParameterError`` naming the first field the recipe cannot run with."""
-        from sigver.featurelearning.models import available_models
+        from sigver.featurelearning.models import available_models, valid_feature_power
 
         if self.model not in available_models:
             raise ParameterError("model", self.model,
@@ -122,7 +122,7 @@ class Recipe:
             raise ParameterError("dev_writers", self.dev_writers, "must be >= 6")
         if not 0 <= self.lamb <= 1:
             raise ParameterError("lamb", self.lamb, "must be in [0, 1]")
-        if self.feature_power is not None and not 0 < self.feature_power <= 1:
+        if self.feature_power is not None and not valid_feature_power(self.feature_power):
             raise ParameterError("feature_power", self.feature_power,
                                  "must be within (0, 1], or None")
 

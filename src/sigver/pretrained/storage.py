@@ -14,7 +14,11 @@ import os
 import torch
 
 from sigver.errors import ParameterError
-from sigver.featurelearning.models import FEATURE_POWER_KEY, read_model_file
+from sigver.featurelearning.models import (
+    FEATURE_POWER_KEY,
+    read_model_file,
+    valid_feature_power,
+)
 from sigver.io import atomic_output
 from sigver.settings import read_model_settings, write_model_settings
 
@@ -25,7 +29,7 @@ def save_half_model(source: str | os.PathLike, target: str | os.PathLike, *,
     (integer buffers unchanged; the classification and forgery heads left out), with the
     ``preprocessing.json`` of ``source`` beside it when it has one. ``feature_power``
     records a power normalisation of the features (``None`` keeps the source's)."""
-    if feature_power is not None and not 0 < feature_power <= 1:
+    if feature_power is not None and not valid_feature_power(feature_power):
         raise ParameterError("feature_power", feature_power, "must be within (0, 1]")
     features, _, _ = read_model_file(source)
     power = features.pop(FEATURE_POWER_KEY, None)
